@@ -1,0 +1,169 @@
+// Package build turns a function's code, as a template names it, into something
+// runnable: it compiles Go sources into a `bootstrap` the way `sam build` does,
+// unpacks .zip archives, and takes prebuilt bootstraps as they are. Outputs are
+// cached under the data directory by a hash of their inputs, so a second start
+// with unchanged code builds nothing.
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrUnsupported is returned (wrapped) for code aloft cannot build or run yet:
+// another runtime, a container image, an unknown BuildMethod.
+var ErrUnsupported = errors.New("not supported by aloft yet")
+
+// Config configures a Builder.
+type Config struct {
+	// CacheDir holds build outputs, one directory per input hash. Required.
+	CacheDir string
+	// Progress receives one line per build step ("Hello: building …"); nil
+	// discards them.
+	Progress io.Writer
+	// Go is the go command to build with; "" means "go" from PATH.
+	Go string
+}
+
+// Builder builds functions. It is safe for concurrent use: outputs are written
+// to a temporary directory and renamed into place.
+type Builder struct {
+	cfg Config
+}
+
+// New returns a Builder.
+func New(cfg Config) (*Builder, error) {
+	if cfg.CacheDir == "" {
+		return nil, errors.New("build: CacheDir is required")
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	if cfg.Go == "" {
+		cfg.Go = "go"
+	}
+	return &Builder{cfg: cfg}, nil
+}
+
+// Spec is what the template says about a function's code.
+type Spec struct {
+	Name        string // for progress lines and errors
+	Runtime     string
+	Handler     string
+	CodePath    string // absolute: a directory, a .zip, or a file
+	BuildMethod string // Metadata.BuildMethod
+}
+
+// Artifact is a runnable function: the directory that becomes LAMBDA_TASK_ROOT
+// and the command that starts the runtime in it.
+type Artifact struct {
+	TaskRoot   string
+	Command    []string
+	CodeSha256 string // base64 SHA-256 of the runnable, as Lambda reports CodeSha256
+	CodeSize   int64
+	Cached     bool // true when nothing had to be built
+}
+
+// Build makes spec runnable.
+func (b *Builder) Build(ctx context.Context, spec Spec) (*Artifact, error) {
+	a, err := b.build(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", spec.Name, err)
+	}
+	return a, nil
+}
+
+func (b *Builder) build(ctx context.Context, spec Spec) (*Artifact, error) {
+	if spec.CodePath == "" {
+		return nil, errors.New("the function has no local code (CodeUri or Code)")
+	}
+	switch spec.BuildMethod {
+	case "", "go1.x":
+	default:
+		return nil, fmt.Errorf("Metadata.BuildMethod %q is %w", spec.BuildMethod, ErrUnsupported)
+	}
+	if !isGoRuntime(spec.Runtime) && spec.BuildMethod != "go1.x" {
+		return nil, fmt.Errorf("runtime %q is %w (supported: provided, provided.al2, provided.al2023, go1.x)", spec.Runtime, ErrUnsupported)
+	}
+	info, err := os.Stat(spec.CodePath)
+	if err != nil {
+		return nil, fmt.Errorf("code: %w", err)
+	}
+	if !info.IsDir() {
+		if strings.HasSuffix(spec.CodePath, ".zip") {
+			return b.unzip(spec)
+		}
+		return nil, fmt.Errorf("code %s is neither a directory nor a .zip", spec.CodePath)
+	}
+	if spec.BuildMethod == "" {
+		if exe := prebuilt(spec); exe != "" {
+			return artifactFor(spec.CodePath, exe, true)
+		}
+	}
+	if !hasGoSource(spec.CodePath) {
+		return nil, fmt.Errorf("%s has no Go source and no executable bootstrap", spec.CodePath)
+	}
+	return b.goBuild(ctx, spec)
+}
+
+func isGoRuntime(rt string) bool {
+	return rt == "go1.x" || rt == "provided" || strings.HasPrefix(rt, "provided.")
+}
+
+// prebuilt returns the executable a code directory already holds: `bootstrap`,
+// or for go1.x the binary named by Handler.
+func prebuilt(spec Spec) string {
+	candidates := []string{"bootstrap"}
+	if spec.Runtime == "go1.x" && spec.Handler != "" {
+		candidates = append(candidates, spec.Handler)
+	}
+	for _, name := range candidates {
+		p := filepath.Join(spec.CodePath, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+func hasGoSource(dir string) bool {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(matches) > 0
+}
+
+// artifactFor describes a task root whose runtime is the executable exe.
+func artifactFor(taskRoot, exe string, cached bool) (*Artifact, error) {
+	f, err := os.Open(exe)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return nil, fmt.Errorf("hash %s: %w", exe, err)
+	}
+	return &Artifact{
+		TaskRoot:   taskRoot,
+		Command:    []string{exe},
+		CodeSha256: base64.StdEncoding.EncodeToString(h.Sum(nil)),
+		CodeSize:   n,
+		Cached:     cached,
+	}, nil
+}
+
+func (b *Builder) progress(format string, args ...any) {
+	fmt.Fprintf(b.cfg.Progress, format+"\n", args...)
+}
+
+func since(t time.Time) string {
+	return time.Since(t).Round(time.Millisecond).String()
+}
