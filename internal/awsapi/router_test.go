@@ -125,8 +125,16 @@ func TestRouterRejections(t *testing.T) {
 		wantCode   string
 	}{
 		{"unsigned", func() *http.Request { return post("{}") }, 403, CodeMissingAuthenticationToken},
-		{"wrong secret", func() *http.Request { r := post("{}"); sign(t, r, []byte("{}"), "lambda", wrongSecret, time.Now()); return r }, 403, CodeInvalidSignature},
-		{"unknown key", func() *http.Request { r := post("{}"); sign(t, r, []byte("{}"), "lambda", unknownKey, time.Now()); return r }, 403, CodeUnrecognizedClient},
+		{"wrong secret", func() *http.Request {
+			r := post("{}")
+			sign(t, r, []byte("{}"), "lambda", wrongSecret, time.Now())
+			return r
+		}, 403, CodeInvalidSignature},
+		{"unknown key", func() *http.Request {
+			r := post("{}")
+			sign(t, r, []byte("{}"), "lambda", unknownKey, time.Now())
+			return r
+		}, 403, CodeUnrecognizedClient},
 		{"body changed after signing", func() *http.Request {
 			r := post(`{"a":2}`)
 			sign(t, r, []byte(`{"a":1}`), "lambda", testCreds, time.Now())
