@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aloft-dev/aloft/internal/template"
+)
+
+func newValidateCommand() *cobra.Command {
+	var parameters []string
+	cmd := &cobra.Command{
+		Use:   "validate [TEMPLATE]",
+		Short: "Check a template and list what aloft would run",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "template.yaml"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			params, err := parseParameterOverrides(parameters)
+			if err != nil {
+				return err
+			}
+			stack, err := template.Load(path, template.Options{Parameters: params})
+			if err != nil {
+				return err
+			}
+			fns, err := stack.Functions()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, fn := range fns {
+				fmt.Fprintf(out, "function %s (%s, %s)\n", fn.Name, fn.Runtime, fn.CodePath)
+			}
+			for _, w := range stack.Warnings {
+				fmt.Fprintf(out, "warning: %s\n", w)
+			}
+			fmt.Fprintf(out, "%s is valid\n", path)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&parameters, "parameter-overrides", nil, "template parameters: Key=Value or ParameterKey=Key,ParameterValue=Value")
+	return cmd
+}

@@ -1,0 +1,328 @@
+package runtime
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Pool runs the instances of one function. It starts instances on demand,
+// gives each exactly one invocation at a time, reuses warm idle instances
+// (most recently used first), caps invocations in flight at MaxConcurrency,
+// and kills instances idle for IdleTimeout.
+//
+// Lifecycle: NewPool starts nothing; the first Invoke starts the first
+// instance. Shutdown kills every instance and makes later Invoke calls fail
+// with ErrPoolClosed. A Pool must be created with NewPool.
+//
+// Concurrency: all methods are safe for concurrent use. No lock is held
+// while an invocation runs. Pools are independent of each other.
+type Pool struct {
+	spec        FunctionSpec      // normalized copy
+	env         map[string]string // shared part of every instance's environment
+	maxConc     int
+	idleTimeout time.Duration
+	initTimeout time.Duration
+	maxResponse int // bytes accepted in a response: MaxResponseBytes + Lambda's slack
+	sink        *logSink
+
+	mu     sync.Mutex
+	closed bool
+	busy   int
+	idle   []*instance // LIFO: the last is the warmest
+	all    map[*instance]struct{}
+	wg     sync.WaitGroup // one per instance, done once it is fully gone
+}
+
+// NewPool validates cfg, applies its defaults and returns an empty pool.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	spec := cfg.Function
+	if spec.Name == "" {
+		return nil, errors.New("runtime: new pool: function name is empty")
+	}
+	if len(spec.Command) == 0 || spec.Command[0] == "" {
+		return nil, fmt.Errorf("runtime: new pool %s: command is empty", spec.Name)
+	}
+	if cfg.MaxConcurrency < 0 || cfg.MaxResponseBytes < 0 || spec.MemoryMB < 0 ||
+		spec.Timeout < 0 || cfg.IdleTimeout < 0 || cfg.InitTimeout < 0 {
+		return nil, fmt.Errorf("runtime: new pool %s: negative limit", spec.Name)
+	}
+	spec.Command = slices.Clone(spec.Command)
+	env := make(map[string]string, len(spec.Env))
+	for k, v := range spec.Env {
+		env[k] = v
+	}
+	spec.Env = env
+	if spec.Version == "" {
+		spec.Version = DefaultVersion
+	}
+	if spec.MemoryMB == 0 {
+		spec.MemoryMB = DefaultMemoryMB
+	}
+	if spec.Timeout == 0 {
+		spec.Timeout = DefaultTimeout
+	}
+
+	p := &Pool{
+		spec:        spec,
+		maxConc:     orDefault(cfg.MaxConcurrency, DefaultMaxConcurrency),
+		idleTimeout: orDefault(cfg.IdleTimeout, DefaultIdleTimeout),
+		initTimeout: orDefault(cfg.InitTimeout, DefaultInitTimeout),
+		maxResponse: orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes) + payloadSizeSlack,
+		sink:        &logSink{w: cfg.Logs},
+		all:         make(map[*instance]struct{}),
+	}
+	if p.sink.w == nil {
+		p.sink.w = io.Discard
+	}
+	p.env = functionEnv(&p.spec)
+	if p.spec.ARN == "" {
+		p.spec.ARN = "arn:aws:lambda:" + p.env["AWS_REGION"] + ":000000000000:function:" + spec.Name
+	}
+	return p, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Invoke runs req on a warm instance, or on a new one if none is idle, and
+// returns its outcome. Function failures (errors, panics, timeouts, crashes,
+// init failures) are Responses with FunctionError set; the error is non-nil
+// only for ErrTooManyRequests, ErrPoolClosed, ctx's error or a failure to
+// start an instance at all.
+//
+// ctx bounds the caller's wait, not the invocation: when ctx ends first the
+// invocation still runs to completion (or timeout) on its instance, which
+// then returns to the pool.
+func (p *Pool) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if req == nil {
+		req = &Request{}
+	}
+	inv := p.newInvocation(req)
+
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrPoolClosed
+	}
+	if p.busy >= p.maxConc {
+		p.mu.Unlock()
+		return nil, ErrTooManyRequests
+	}
+	p.busy++
+	p.mu.Unlock()
+
+	if err := p.place(inv); err != nil {
+		p.mu.Lock()
+		p.busy--
+		p.mu.Unlock()
+		return nil, err
+	}
+
+	select {
+	case <-inv.done:
+		return inv.resp, inv.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// place hands inv, which holds a concurrency slot, to the warmest idle
+// instance or, if there is none, to a new one.
+func (p *Pool) place(inv *invocation) error {
+	for {
+		p.mu.Lock()
+		i := p.popIdleLocked()
+		p.mu.Unlock()
+		if i == nil {
+			return p.spawn(inv)
+		}
+		if i.assign(inv) {
+			return nil
+		}
+	}
+}
+
+// replace gives an invocation whose instance died before delivering it to
+// another instance; the caller never learns of the first one.
+func (p *Pool) replace(inv *invocation) {
+	if err := p.place(inv); err != nil {
+		inv.err = err
+		close(inv.done)
+		p.mu.Lock()
+		p.busy--
+		p.mu.Unlock()
+	}
+}
+
+func (p *Pool) newInvocation(req *Request) *invocation {
+	inv := &invocation{
+		id:            req.RequestID,
+		traceID:       req.TraceID,
+		arn:           req.InvokedARN,
+		clientContext: decodeClientContext(req.ClientContext),
+		cognito:       req.CognitoIdentity,
+		payload:       req.Payload,
+		done:          make(chan struct{}),
+	}
+	if inv.id == "" {
+		inv.id = newRequestID()
+	}
+	if inv.traceID == "" {
+		inv.traceID = newTraceID(time.Now())
+	}
+	if inv.arn == "" {
+		inv.arn = p.spec.ARN
+	}
+	if len(inv.payload) == 0 {
+		inv.payload = []byte("{}")
+	}
+	return inv
+}
+
+// decodeClientContext turns the base64 X-Amz-Client-Context value into the
+// JSON that Lambda passes to the runtime; anything else passes unchanged.
+func decodeClientContext(v string) string {
+	if v == "" {
+		return ""
+	}
+	if b, err := base64.StdEncoding.DecodeString(v); err == nil && json.Valid(b) {
+		return string(b)
+	}
+	return v
+}
+
+// popIdleLocked takes the most recently used idle instance, if any.
+func (p *Pool) popIdleLocked() *instance {
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	i := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	if i.idleTimer != nil {
+		i.idleTimer.Stop()
+	}
+	return i
+}
+
+// register adds a new instance unless the pool is closed.
+func (p *Pool) register(i *instance) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.all[i] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+// release ends an invocation's hold on i: a reusable instance becomes idle,
+// any other is killed.
+func (p *Pool) release(i *instance, reuse bool) {
+	p.mu.Lock()
+	p.busy--
+	if reuse && !p.closed && !i.removed {
+		i.idleSince = time.Now()
+		p.idle = append(p.idle, i)
+		if i.idleTimer == nil {
+			i.idleTimer = time.AfterFunc(p.idleTimeout, func() { p.reapIdle(i) })
+		} else {
+			i.idleTimer.Reset(p.idleTimeout)
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	i.kill()
+}
+
+// reapIdle kills i if it is still idle and has been for IdleTimeout. A timer
+// that could not be stopped when i was taken finds it busy or recently
+// released and does nothing.
+func (p *Pool) reapIdle(i *instance) {
+	p.mu.Lock()
+	k := slices.Index(p.idle, i)
+	if k < 0 || time.Since(i.idleSince) < p.idleTimeout {
+		p.mu.Unlock()
+		return
+	}
+	p.idle = slices.Delete(p.idle, k, k+1)
+	p.mu.Unlock()
+	i.kill()
+}
+
+// remove forgets an instance that is gone and releases its WaitGroup slot.
+func (p *Pool) remove(i *instance) {
+	p.mu.Lock()
+	if !i.removed {
+		i.removed = true
+		delete(p.all, i)
+		if k := slices.Index(p.idle, i); k >= 0 {
+			p.idle = slices.Delete(p.idle, k, k+1)
+		}
+		if i.idleTimer != nil {
+			i.idleTimer.Stop()
+		}
+	}
+	p.mu.Unlock()
+}
+
+func (p *Pool) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// Stats returns a snapshot of the pool's instances.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PoolStats{Instances: len(p.all), Busy: p.busy}
+}
+
+// Shutdown closes the pool, SIGKILLs the process group of every instance and
+// waits until they are all reaped and their listeners closed, or until ctx
+// ends. Invocations in flight fail with ErrPoolClosed. It may be called more
+// than once.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	insts := make([]*instance, 0, len(p.all))
+	for i := range p.all {
+		insts = append(insts, i)
+	}
+	p.idle = nil
+	p.mu.Unlock()
+
+	for _, i := range insts {
+		i.kill()
+	}
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("runtime: shutdown %s: %w", p.spec.Name, ctx.Err())
+	}
+}
