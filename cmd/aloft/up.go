@@ -135,7 +135,7 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 	}
 	warnings := append(append([]string{}, stack.Warnings...), dep.Warnings...)
 	if len(warnings) > 0 {
-		fmt.Fprintf(out, "aloft: warning: %d things in the template are not run by aloft:\n", len(warnings))
+		fmt.Fprintln(out, "aloft: warning: parts of the template that aloft does not run:")
 		for _, w := range warnings {
 			fmt.Fprintf(out, "  - %s\n", w)
 		}

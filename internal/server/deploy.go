@@ -160,7 +160,7 @@ func (s *Server) functionModel(stack *template.Stack, fn template.Function, art 
 		FunctionName:     fn.Name,
 		FunctionArn:      fn.ARN,
 		Runtime:          fn.Runtime,
-		Role:             "arn:aws:iam::" + stack.AccountID + ":role/" + fn.LogicalID + "Role",
+		Role:             roleOf(stack, fn),
 		Handler:          fn.Handler,
 		Description:      fn.Description,
 		Timeout:          fn.Timeout,
@@ -187,6 +187,17 @@ func (s *Server) functionModel(stack *template.Stack, fn template.Function, art 
 	}
 	c.SetCodePath(fn.CodePath)
 	return &lambdaapi.Function{Configuration: c, ReservedConcurrency: fn.ReservedConcurrency}
+}
+
+// roleOf is the function's resolved Role property (an ARN, or the placeholder
+// ARN of the role SAM generates).
+func roleOf(stack *template.Stack, fn template.Function) string {
+	if r, ok := stack.Resources[fn.LogicalID]; ok {
+		if role, ok := r.Properties["Role"].(string); ok {
+			return role
+		}
+	}
+	return ""
 }
 
 // revisionID derives a stable UUID-shaped revision from the code hash.

@@ -411,7 +411,7 @@ func TestFunctionManagement(t *testing.T) {
 	c := got.Configuration
 	if aws.ToString(c.FunctionName) != "Capped" || aws.ToString(c.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:Capped" ||
 		c.Runtime != types.RuntimeProvidedal2023 || aws.ToInt32(c.Timeout) != 10 || aws.ToInt32(c.MemorySize) != 128 ||
-		c.State != types.StateActive || c.Environment.Variables["STAGE"] != "test" || aws.ToString(c.CodeSha256) == "" {
+		c.State != types.StateActive || aws.ToString(c.Role) != "arn:aws:iam::000000000000:role/test-CappedRole" || c.Environment.Variables["STAGE"] != "test" || aws.ToString(c.CodeSha256) == "" {
 		t.Fatalf("configuration %+v", c)
 	}
 	if got.Concurrency == nil || aws.ToInt32(got.Concurrency.ReservedConcurrentExecutions) != 1 {
