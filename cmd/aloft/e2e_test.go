@@ -162,7 +162,7 @@ func TestHelloExample(t *testing.T) {
 	aws := debianAWSCLI(t)
 	bin := aloftBinary(t)
 	env := baseEnv(t)
-	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"))
+	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"))
 	if up.endpoint == "" || up.keyID == "" {
 		t.Fatalf("endpoint or credentials not printed:\n%s", up.output)
 	}

@@ -51,7 +51,7 @@ first start and printed; ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY replace them.
 	}
 	cmd.Flags().StringVar(&f.data, "data", "", "data directory (default .aloft/ beside the template)")
 	cmd.Flags().StringVar(&f.endpoint, "endpoint", "127.0.0.1:4566", "AWS endpoint listen address (host:port; port 0 picks a free port)")
-	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:3000", "HTTP APIs listen address (used once templates declare Api/HttpApi events)")
+	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:3000", "HTTP APIs and function URLs listen address (host:port; port 0 picks a free port)")
 	cmd.Flags().StringVar(&f.nats, "nats", "", "use this NATS JetStream server or cluster instead of the embedded one")
 	cmd.Flags().StringVar(&f.stackName, "stack-name", "", "stack name (AWS::StackName; default: the template directory's name)")
 	cmd.Flags().StringArrayVar(&f.parameters, "parameter-overrides", nil, "template parameters: Key=Value or ParameterKey=Key,ParameterValue=Value (repeatable, space-separated)")
@@ -81,6 +81,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 	}
 	cfg := server.DefaultConfig(dataDir)
 	cfg.Endpoint = f.endpoint
+	cfg.HTTP = f.http
 	cfg.NATSURL = f.nats
 	cfg.Region, cfg.AccountID = stack.Region, stack.AccountID
 	cfg.Logs = out
@@ -112,6 +113,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 		fmt.Fprintf(out, "aloft: warning: could not record the endpoint for `aloft invoke`: %v\n", err)
 	}
 	printSummary(out, srv, stack, dep)
+	printRoutes(out, srv)
 	fmt.Fprintln(out, "aloft: ready")
 	<-ctx.Done()
 	fmt.Fprintln(out, "aloft: shutting down")

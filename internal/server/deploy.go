@@ -80,6 +80,7 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 		dep.Functions = append(dep.Functions, d)
 	}
 	s.functions.replace(set)
+	dep.Warnings = append(dep.Warnings, s.deployRoutes(stack)...)
 	s.mu.Lock()
 	old := s.pools
 	s.pools = pools

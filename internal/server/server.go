@@ -50,6 +50,9 @@ type Config struct {
 	// DefaultConcurrency caps each function's concurrent instances when the
 	// template sets no ReservedConcurrentExecutions; 0 means 64.
 	DefaultConcurrency int
+	// HTTP is the listen address for HTTP APIs and function URLs (host:port;
+	// port 0 picks one); "" serves none. `aloft up` sets it from --http.
+	HTTP string
 	// Logs receives build progress and every function's log lines, each prefixed
 	// with the function's name; nil discards them.
 	Logs io.Writer
@@ -75,6 +78,7 @@ type Server struct {
 	serveErr chan error
 
 	functions *registry
+	gateway   *httpGateway // nil unless Config.HTTP is set
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
@@ -151,6 +155,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return s.abort(ctx, err)
 	}
+	if err := s.startGateway(); err != nil {
+		return s.abort(ctx, err)
+	}
 	l, err := net.Listen("tcp", s.cfg.Endpoint)
 	if err != nil {
 		return s.abort(ctx, fmt.Errorf("server: AWS endpoint: %w", err))
@@ -162,6 +169,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) abort(ctx context.Context, err error) error {
+	err = errors.Join(err, s.stopGateway(ctx))
 	if shutdownErr := s.bb.Shutdown(ctx); shutdownErr != nil {
 		return errors.Join(err, shutdownErr)
 	}
@@ -229,6 +237,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("server: endpoint: %w", err))
 		}
+	}
+	if err := s.stopGateway(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	s.mu.Lock()
 	pools := s.pools

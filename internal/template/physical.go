@@ -8,10 +8,17 @@ import (
 // runTypes are the resource types aloft runs. References to any other
 // resource resolve to placeholders and are listed in Stack.Warnings. Layers
 // count as run: their content is unpacked into the functions that use them.
-// The map is read-only.
+// APIs, their stages and function URLs are served by internal/gateway. The
+// map is read-only.
 var runTypes = map[string]bool{
-	"AWS::Lambda::Function":     true,
-	"AWS::Lambda::LayerVersion": true,
+	"AWS::Lambda::Function":       true,
+	"AWS::Lambda::LayerVersion":   true,
+	"AWS::ApiGateway::RestApi":    true,
+	"AWS::ApiGateway::Stage":      true,
+	"AWS::ApiGateway::Deployment": true,
+	"AWS::ApiGatewayV2::Api":      true,
+	"AWS::ApiGatewayV2::Stage":    true,
+	"AWS::Lambda::Url":            true,
 }
 
 // identity is what Ref and Fn::GetAtt return for one resource.

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/server"
+)
+
+// printRoutes lists every HTTP API route and function URL `aloft up` serves,
+// one line each, as `sam local start-api` mounts them.
+func printRoutes(out io.Writer, srv *server.Server) {
+	base := srv.HTTPURL()
+	if base == "" {
+		return
+	}
+	fmt.Fprintf(out, "aloft: HTTP APIs and function URLs on %s\n", base)
+	t := srv.HTTPRoutes()
+	for _, r := range t.Routes() {
+		path := r.Path
+		if path == "$default" {
+			path = "/* ($default)"
+		}
+		var extra []string
+		extra = append(extra, r.API.Kind.String()+" "+r.API.LogicalID, "stage "+r.API.Stage, "payload "+r.PayloadVersion)
+		if r.Authorizer != nil {
+			extra = append(extra, "authorizer "+r.Authorizer.Name)
+		}
+		if r.ApiKeyRequired {
+			extra = append(extra, "API key")
+		}
+		fmt.Fprintf(out, "aloft: route %-6s %s%s -> %s (%s)\n", r.Method, base, path, r.Function, strings.Join(extra, ", "))
+	}
+	for _, a := range t.APIs() {
+		if a.APIKey != "" {
+			fmt.Fprintf(out, "aloft: API key for %s: x-api-key: %s\n", a.LogicalID, a.APIKey)
+		}
+	}
+	for _, u := range t.FunctionURLs() {
+		fmt.Fprintf(out, "aloft: function URL %s%s -> %s (AuthType %s)\n", base, u.Path(), u.Function, u.AuthType)
+	}
+}
