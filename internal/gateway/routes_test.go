@@ -10,7 +10,9 @@ import (
 
 func TestMatch(t *testing.T) {
 	api := &API{LogicalID: "A", Kind: HTTPAPI}
-	mk := func(method, path string) *Route { return &Route{API: api, Method: method, Path: path, Function: method + path} }
+	mk := func(method, path string) *Route {
+		return &Route{API: api, Method: method, Path: path, Function: method + path}
+	}
 	table, warnings := NewTable([]*Route{
 		mk("ANY", "$default"),
 		mk("ANY", "/{proxy+}"),
