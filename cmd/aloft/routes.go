@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/aloft-dev/aloft/internal/gateway"
 	"github.com/aloft-dev/aloft/internal/server"
 )
 
@@ -17,7 +19,14 @@ func printRoutes(out io.Writer, srv *server.Server) {
 	}
 	fmt.Fprintf(out, "aloft: HTTP APIs and function URLs on %s\n", base)
 	t := srv.HTTPRoutes()
-	for _, r := range t.Routes() {
+	routes := t.Routes() // most specific first; listed by path for reading
+	slices.SortStableFunc(routes, func(a, b *gateway.Route) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Method, b.Method)
+	})
+	for _, r := range routes {
 		path := r.Path
 		if path == "$default" {
 			path = "/* ($default)"
