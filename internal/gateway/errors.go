@@ -32,7 +32,6 @@ var (
 	errURLInternal  = apiError{http.StatusBadGateway, `{"Message":"Internal Server Error"}`, ""}
 	errURLThrottled = apiError{http.StatusTooManyRequests, `{"Message":"Rate Exceeded."}`, "TooManyRequestsException"}
 	errURLTooLarge  = apiError{http.StatusRequestEntityTooLarge, `{"Message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}`, "RequestTooLargeException"}
-	errURLNotFound  = apiError{http.StatusNotFound, `{"Message":"Function URL not found"}`, "ResourceNotFoundException"}
 )
 
 // write sends the answer. requestID names the request in the headers both

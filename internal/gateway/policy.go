@@ -30,6 +30,7 @@ const (
 // stringOrList decodes an IAM field that may be a string or a list.
 type stringOrList []string
 
+// UnmarshalJSON accepts "x" as well as ["x", "y"].
 func (s *stringOrList) UnmarshalJSON(b []byte) error {
 	var one string
 	if json.Unmarshal(b, &one) == nil {

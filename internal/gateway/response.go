@@ -150,7 +150,12 @@ func finish(w http.ResponseWriter, c *call, status int, body []byte, cors *CORS)
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = []string{"application/json"}
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if !bodyAllowed(status) {
+		body = nil // 204, 304: HTTP forbids a body, whatever the function sent
+		delete(h, "Content-Length")
+	} else {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	h["X-Amzn-Requestid"] = []string{c.requestID}
 	if c.route != nil && c.route.API.Kind == HTTPAPI {
 		h["Apigw-Requestid"] = []string{c.requestID}
@@ -159,5 +164,11 @@ func finish(w http.ResponseWriter, c *call, status int, body []byte, cors *CORS)
 		cors.decorate(h, c.r)
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(body) // a client that went away is not the function's error
+	if len(body) > 0 {
+		_, _ = w.Write(body) // a client that went away is not the function's error
+	}
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }

@@ -17,6 +17,7 @@ const (
 	HTTPAPI
 )
 
+// String names the kind as SAM does: "Api" or "HttpApi".
 func (k APIKind) String() string {
 	if k == HTTPAPI {
 		return "HttpApi"

@@ -95,6 +95,7 @@ func (s *Server) HTTPRoutes() *gateway.Table {
 // gatewayFunctions lets the gateway resolve functions in the registry.
 type gatewayFunctions struct{ r *registry }
 
+// Lookup implements gateway.Functions.
 func (g gatewayFunctions) Lookup(name string) (gateway.Invoker, string, bool) {
 	f, ok := g.r.Function(name)
 	if !ok {

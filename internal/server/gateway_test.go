@@ -113,6 +113,15 @@ func TestGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("status codes, with and without a body", func(t *testing.T) {
+		for code, body := range map[int]string{204: "", 304: "", 418: "status body", 503: "status body"} {
+			resp, b := n.do(t, "GET", fmt.Sprintf("/items?action=status&code=%d", code), nil, nil)
+			if resp.StatusCode != code || string(b) != body {
+				t.Errorf("status %d: got %d %q", code, resp.StatusCode, b)
+			}
+		}
+	})
+
 	t.Run("explicit REST API: stage, stage variables, API key", func(t *testing.T) {
 		key := ""
 		for _, a := range n.srv.HTTPRoutes().APIs() {

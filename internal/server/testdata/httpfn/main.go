@@ -94,6 +94,9 @@ func v1(raw json.RawMessage, e events.APIGatewayProxyRequest) (any, error) {
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/octet-stream"},
 			Body: body, IsBase64Encoded: true}, nil
+	case "status":
+		code, _ := strconv.Atoi(e.QueryStringParameters["code"])
+		return events.APIGatewayProxyResponse{StatusCode: code, Body: "status body"}, nil
 	case "multi":
 		return events.APIGatewayProxyResponse{StatusCode: 201,
 			Headers:           map[string]string{"X-Single": "one"},
