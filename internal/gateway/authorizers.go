@@ -187,7 +187,7 @@ func (a *Authorizer) invoke(ctx context.Context, c *call, values []string) (*aut
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.route.Timeout)
 	defer cancel()
-	resp, err := a.Invoker.Invoke(ctx, &runtime.Request{Payload: event, InvokedARN: a.FunctionARN})
+	resp, err := a.Invoker.Invoke(ctx, &runtime.Request{Payload: event, InvokedARN: a.FunctionARN, ResultOnPost: true})
 	if err != nil {
 		return nil, fault
 	}

@@ -218,7 +218,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, c *call) {
 		event = c.appendV1(*bp)
 	}
 	ctx, cancel := context.WithTimeout(c.r.Context(), route.Timeout)
-	resp, err := route.Invoker.Invoke(ctx, &runtime.Request{Payload: event, InvokedARN: route.FunctionARN})
+	resp, err := route.Invoker.Invoke(ctx, &runtime.Request{Payload: event, InvokedARN: route.FunctionARN, ResultOnPost: true})
 	cancel()
 	if err != nil {
 		// The invocation may still be reading the event: the buffer is not

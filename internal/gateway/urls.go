@@ -115,7 +115,7 @@ func (g *Gateway) serveURL(w http.ResponseWriter, c *call, u *FunctionURL, path 
 	b = c.appendV2Context(b, "$default", "$default")
 	b = c.appendV2Body(b)
 
-	resp, err := u.Invoker.Invoke(r.Context(), &runtime.Request{Payload: b, InvokedARN: u.FunctionARN})
+	resp, err := u.Invoker.Invoke(r.Context(), &runtime.Request{Payload: b, InvokedARN: u.FunctionARN, ResultOnPost: true})
 	switch {
 	case errors.Is(err, runtime.ErrTooManyRequests):
 		errURLThrottled.write(w, c.requestID)

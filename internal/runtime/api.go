@@ -191,11 +191,15 @@ func (i *instance) handleResult(w http.ResponseWriter, r *http.Request, id strin
 	}
 
 	i.mu.Lock()
-	if i.cur == inv && i.state == next {
+	stored := i.cur == inv && i.state == next
+	if stored {
 		inv.result = &res
 		i.state = stateResponseSent
 	}
 	i.mu.Unlock()
+	if stored && inv.posted != nil {
+		i.pool.handOver(inv, &res)
+	}
 
 	if tooLarge {
 		renderJSON(w, http.StatusRequestEntityTooLarge, errorDocument("RequestEntityTooLarge",

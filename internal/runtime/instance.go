@@ -74,6 +74,14 @@ type invocation struct {
 	done chan struct{} // closed once resp or err is set
 	resp *Response
 	err  error
+
+	// ResultOnPost: posted is closed once early holds the posted result.
+	// counted (the pool counts the invocation in Pool.posted) and released
+	// (its slot was given back) are guarded by the pool's mu.
+	posted   chan struct{}
+	early    *Response
+	counted  bool
+	released bool
 }
 
 // posted is an invocation result as the runtime posted it.
@@ -545,7 +553,7 @@ func (i *instance) finish(inv *invocation, oc outcome, reuse bool) {
 		inv.resp, inv.err = nil, ErrPoolClosed
 	}
 	// Free the slot before waking the caller, whose next Invoke must find it free.
-	p.release(i, reuse)
+	p.release(i, inv, reuse)
 	close(inv.done)
 }
 

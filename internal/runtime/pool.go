@@ -35,6 +35,12 @@ type Pool struct {
 	mu     sync.Mutex
 	closed bool
 	busy   int
+	// posted counts invocations whose result went to a ResultOnPost caller
+	// while their instance has not called next yet: their slots and
+	// instances are about to be free. freed, when not nil, is closed by the
+	// next release.
+	posted int
+	freed  chan struct{}
 	idle   []*instance // LIFO: the last is the warmest
 	all    map[*instance]struct{}
 	wg     sync.WaitGroup // one per instance, done once it is fully gone
@@ -115,13 +121,29 @@ func (p *Pool) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	inv := p.newInvocation(req)
 
 	p.mu.Lock()
-	if p.closed {
+	for {
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrPoolClosed
+		}
+		if p.busy < p.maxConc {
+			break
+		}
+		if p.posted == 0 {
+			p.mu.Unlock()
+			return nil, ErrTooManyRequests
+		}
+		// Every slot is held, some by invocations already answered whose
+		// runtime is on its way to next: wait a round trip for one
+		// rather than throttle.
+		ch := p.freedLocked()
 		p.mu.Unlock()
-		return nil, ErrPoolClosed
-	}
-	if p.busy >= p.maxConc {
-		p.mu.Unlock()
-		return nil, ErrTooManyRequests
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		p.mu.Lock()
 	}
 	p.busy++
 	p.mu.Unlock()
@@ -134,11 +156,21 @@ func (p *Pool) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	}
 
 	select {
+	case <-inv.posted: // nil unless ResultOnPost
+		return inv.early, nil
 	case <-inv.done:
 		return inv.resp, inv.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// freedLocked returns the channel the next release closes.
+func (p *Pool) freedLocked() chan struct{} {
+	if p.freed == nil {
+		p.freed = make(chan struct{})
+	}
+	return p.freed
 }
 
 // place hands inv, which holds a concurrency slot, to the warmest idle
@@ -147,6 +179,14 @@ func (p *Pool) place(inv *invocation) error {
 	for {
 		p.mu.Lock()
 		i := p.popIdleLocked()
+		if i == nil && p.posted > 0 && !p.closed {
+			// A warm instance is a round trip from idle: cheaper than a
+			// cold start.
+			ch := p.freedLocked()
+			p.mu.Unlock()
+			<-ch
+			continue
+		}
 		p.mu.Unlock()
 		if i == nil {
 			return p.spawn(inv)
@@ -178,6 +218,9 @@ func (p *Pool) newInvocation(req *Request) *invocation {
 		cognito:       req.CognitoIdentity,
 		payload:       req.Payload,
 		done:          make(chan struct{}),
+	}
+	if req.ResultOnPost {
+		inv.posted = make(chan struct{})
 	}
 	if inv.id == "" {
 		inv.id = newRequestID()
@@ -235,9 +278,18 @@ func (p *Pool) register(i *instance) bool {
 
 // release ends an invocation's hold on i: a reusable instance becomes idle,
 // any other is killed.
-func (p *Pool) release(i *instance, reuse bool) {
+func (p *Pool) release(i *instance, inv *invocation, reuse bool) {
 	p.mu.Lock()
 	p.busy--
+	inv.released = true
+	if inv.counted {
+		inv.counted = false
+		p.posted--
+	}
+	if p.freed != nil {
+		close(p.freed) // wake callers waiting for a slot or an idle instance
+		p.freed = nil
+	}
 	if reuse && !p.closed && !i.removed {
 		i.idleSince = time.Now()
 		p.idle = append(p.idle, i)
@@ -325,4 +377,27 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("runtime: shutdown %s: %w", p.spec.Name, ctx.Err())
 	}
+}
+
+// handOver gives a ResultOnPost caller the posted result at once. The
+// invocation keeps its slot until its instance calls next (or dies); until
+// then Pool.posted counts it, so that Invoke and place wait for it rather
+// than throttle or cold-start.
+func (p *Pool) handOver(inv *invocation, res *posted) {
+	resp := &Response{RequestID: inv.id, Payload: res.payload}
+	if res.failed {
+		resp.FunctionError = "Unhandled"
+	}
+	p.mu.Lock()
+	if inv.released {
+		// Finished meanwhile (a timeout or an exit raced the post): done
+		// carries the outcome.
+		p.mu.Unlock()
+		return
+	}
+	inv.early = resp
+	inv.counted = true
+	p.posted++
+	p.mu.Unlock()
+	close(inv.posted)
 }

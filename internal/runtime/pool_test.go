@@ -634,3 +634,44 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		}
 	}
 }
+
+// TestResultOnPost: the caller gets the posted result before the runtime's
+// next call; the instance is reused, not doubled, and a capped pool waits
+// for a slot held by an answered invocation instead of throttling.
+func TestResultOnPost(t *testing.T) {
+	p, logs := newTestPool(t, func(c *PoolConfig) { c.MaxConcurrency = 1 })
+	for n := range 20 {
+		resp, err := p.Invoke(context.Background(), &Request{Payload: []byte(`{"action":"echo","data":"x"}`), ResultOnPost: true})
+		if err != nil || resp.FunctionError != "" || resp.RequestID == "" || !strings.Contains(string(resp.Payload), `"x"`) {
+			t.Fatalf("invoke %d: %v %+v", n, err, resp)
+		}
+	}
+	if s := p.Stats(); s.Instances != 1 {
+		t.Errorf("Instances = %d, want 1: an answered instance is reused, not doubled", s.Instances)
+	}
+	resp, err := p.Invoke(context.Background(), &Request{Payload: []byte(`{"action":"error"}`), ResultOnPost: true})
+	if err != nil || resp.FunctionError != "Unhandled" {
+		t.Fatalf("error: %v %+v", err, resp)
+	}
+	eventually(t, "every REPORT logged", func() bool { return strings.Count(logs.String(), "REPORT RequestId:") == 21 })
+	eventually(t, "the slot given back", func() bool { return p.Stats().Busy == 0 })
+}
+
+// BenchmarkWarmInvokeResultOnPost is BenchmarkWarmInvoke for a caller that
+// takes the result when it is posted (the HTTP gateway).
+func BenchmarkWarmInvokeResultOnPost(b *testing.B) {
+	p, _ := newTestPool(b, nil)
+	req := &Request{Payload: []byte(`{"action":"echo","data":"benchmark"}`), ResultOnPost: true}
+	ctx := context.Background()
+	if _, err := p.Invoke(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := p.Invoke(ctx, req)
+		if err != nil || resp.FunctionError != "" {
+			b.Fatalf("Invoke: %v %+v", err, resp)
+		}
+	}
+}

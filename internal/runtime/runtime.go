@@ -126,6 +126,13 @@ type Request struct {
 	// InvokedARN is Lambda-Runtime-Invoked-Function-Arn; "" means the
 	// function's ARN.
 	InvokedARN string
+	// ResultOnPost hands the caller the Response as soon as the runtime
+	// posts its result, instead of when the runtime next calls
+	// invocation/next (one round trip and the END/REPORT bookkeeping
+	// later). Only RequestID, Payload and FunctionError are set; the
+	// REPORT line is still logged. For callers that need no LogTail or
+	// Duration, such as the HTTP gateway.
+	ResultOnPost bool
 }
 
 // Response is the outcome of one invocation. A function error (handled,
