@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -45,11 +46,11 @@ func (r *recorder) last() []byte {
 // testdataDir is aws-lambda-go's events/testdata in the module cache.
 func testdataDir(t *testing.T) string {
 	t.Helper()
-	out, err := exec("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go")
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
 	if err != nil {
 		t.Skipf("aws-lambda-go not in the module cache: %v", err)
 	}
-	return filepath.Join(strings.TrimSpace(out), "events", "testdata")
+	return filepath.Join(strings.TrimSpace(string(out)), "events", "testdata")
 }
 
 // TestEventShapes builds the events for a fixed set of requests and compares
