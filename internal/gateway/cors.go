@@ -28,7 +28,7 @@ func isPreflight(r *http.Request) bool {
 // preflightAPI picks the API whose CORS answers a preflight: the one the
 // path belongs to, else the first HTTP API with CORS (HTTP APIs answer
 // preflights on every path).
-func preflightAPI(t *Table, route, pathRoute *Route) *API {
+func preflightAPI(t *Table, r *http.Request, route, pathRoute *Route) *API {
 	if route != nil && route.Method != "ANY" && route.Path != "$default" {
 		// An explicit OPTIONS route: REST APIs let it answer.
 		if route.API.Kind == RESTAPI {
@@ -37,6 +37,9 @@ func preflightAPI(t *Table, route, pathRoute *Route) *API {
 	}
 	if pathRoute != nil && pathRoute.API.CORS != nil {
 		return pathRoute.API
+	}
+	if !isPreflight(r) {
+		return nil
 	}
 	for _, a := range t.apis {
 		if a.Kind == HTTPAPI && a.CORS != nil {

@@ -146,8 +146,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route, params, pathRoute := t.match(r.Method, r.URL.Path)
-	if isPreflight(r) {
-		if api := preflightAPI(t, route, pathRoute); api != nil && api.CORS != nil {
+	if r.Method == http.MethodOptions {
+		// HTTP APIs answer CORS preflights; REST APIs answer every OPTIONS
+		// on a path of an API with Cors, as SAM's generated mock method does.
+		if api := preflightAPI(t, r, route, pathRoute); api != nil && api.CORS != nil && (isPreflight(r) || api.Kind == RESTAPI) {
 			api.CORS.preflight(w, r, api.Kind)
 			return
 		}

@@ -253,6 +253,9 @@ func TestGateway(t *testing.T) {
 			resp.Header.Get("Access-Control-Allow-Headers") != "Content-Type,Authorization" || resp.Header.Get("Access-Control-Max-Age") != "600" {
 			t.Fatalf("REST preflight: %d %v", resp.StatusCode, resp.Header)
 		}
+		if resp, _ = n.do(t, "OPTIONS", "/shop/keyed", nil, nil); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" {
+			t.Fatalf("REST OPTIONS without Origin: %d %v", resp.StatusCode, resp.Header)
+		}
 		pre = map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-auth"}
 		resp, _ = n.do(t, "OPTIONS", "/secure/lambda", nil, pre)
 		if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
