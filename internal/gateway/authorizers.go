@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/runtime"
 )
 
@@ -25,6 +26,9 @@ const (
 	AuthHTTPLambda
 	// AuthJWT is an HTTP API JWT authorizer.
 	AuthJWT
+	// AuthIAM is AWS_IAM authorization: a SigV4 signature (service
+	// execute-api) by the node's credentials.
+	AuthIAM
 )
 
 // IdentitySource is one part of the request an authorizer needs: its value
@@ -58,6 +62,9 @@ type Authorizer struct {
 	// SimpleResponses selects the HTTP API {"isAuthorized": …} answer
 	// format instead of an IAM policy.
 	SimpleResponses bool
+	// PayloadVersion is an HTTP API Lambda authorizer's
+	// AuthorizerPayloadFormatVersion: "2.0" ("" means it) or "1.0".
+	PayloadVersion string
 	// Issuer and Audience configure a JWT authorizer.
 	Issuer   string
 	Audience []string
@@ -80,13 +87,17 @@ type authResult struct {
 	allowed     bool    // simple responses
 	claims      map[string]string
 	scopes      []string
+	accessKey   string // AuthIAM: who signed
 }
 
 // authorize runs (or recalls) the route's authorizer for c. It returns the
 // result, or API Gateway's answer for a request that may not pass.
 func (a *Authorizer) authorize(ctx context.Context, c *call) (*authResult, *apiError) {
-	if a.Kind == AuthJWT {
+	switch a.Kind {
+	case AuthJWT:
 		return a.authorizeJWT(c)
+	case AuthIAM:
+		return authorizeIAM(c)
 	}
 	values, ok := a.identityValues(c)
 	if !ok {
@@ -181,8 +192,20 @@ func (a *Authorizer) invoke(ctx context.Context, c *call, values []string) (*aut
 		event = append(event, `{"type":"REQUEST","methodArn":`...)
 		event = appendString(event, c.routeARN())
 		event = append(event, ',')
-		event = append(event, c.appendV1(nil)[1:]...)
-	default:
+		event = append(event, c.appendV1Shape(nil, v1RESTAuthorizer)[1:]...)
+	case AuthHTTPLambda:
+		if a.PayloadVersion == "1.0" {
+			joined := strings.Join(values, ",")
+			event = append(event, `{"version":"1.0","type":"REQUEST","methodArn":`...)
+			event = appendString(event, c.routeARN())
+			event = append(event, `,"identitySource":`...)
+			event = appendString(event, joined)
+			event = append(event, `,"authorizationToken":`...)
+			event = appendString(event, joined)
+			event = append(event, ',')
+			event = append(event, c.appendV1Shape(nil, v1HTTPAuthorizer)[1:]...)
+			break
+		}
 		event = c.appendV2Authorizer(values)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.route.Timeout)
@@ -292,6 +315,9 @@ func (c *call) appendV2Authorizer(values []string) []byte {
 
 // appendV1 appends requestContext.authorizer for payload 1.0 events.
 func (res *authResult) appendV1(b []byte) []byte {
+	if res.kind == AuthIAM {
+		return append(b, "null"...) // IAM callers appear in requestContext.identity
+	}
 	if res.kind == AuthJWT {
 		b = append(b, `{"claims":`...)
 		b = appendStringMap(b, sortedKeys(res.claims), res.claims)
@@ -320,7 +346,12 @@ func (res *authResult) appendV1(b []byte) []byte {
 }
 
 // appendV2 appends requestContext.authorizer for payload 2.0 events.
-func (res *authResult) appendV2(b []byte) []byte {
+func (res *authResult) appendV2(b []byte, account string) []byte {
+	if res.kind == AuthIAM {
+		b = append(b, `{"iam":`...)
+		b = appendIAM(b, res.accessKey, account)
+		return append(b, '}')
+	}
 	if res.kind == AuthJWT {
 		b = append(b, `{"jwt":{"claims":`...)
 		b = appendStringMap(b, sortedKeys(res.claims), res.claims)
@@ -363,4 +394,39 @@ func appendScalar(b []byte, v any) []byte {
 		}
 		return append(b, bytes.TrimSpace(j)...)
 	}
+}
+
+// authorizeIAM checks an AWS_IAM route's SigV4 signature (service
+// execute-api) against the node's credentials.
+func authorizeIAM(c *call) (*authResult, *apiError) {
+	rest := c.route.API.Kind == RESTAPI
+	if c.g.cfg.Credentials == nil {
+		return nil, &errForbidden
+	}
+	sig, e := awsapi.Verify(c.r, c.g.cfg.Credentials, c.body)
+	switch {
+	case e == awsapi.ErrMissingAuthenticationToken && rest:
+		return nil, &errMissingToken
+	case e != nil && rest:
+		return nil, &errSignatureMismatch
+	case e != nil || sig.Service != "execute-api":
+		return nil, &errForbidden
+	}
+	return &authResult{kind: AuthIAM, accessKey: sig.AccessKeyID}, nil
+}
+
+// appendIAM appends the IAM caller object of payload 2.0 events and
+// function URL events.
+func appendIAM(b []byte, accessKey, account string) []byte {
+	b = append(b, `{"accessKey":`...)
+	b = appendString(b, accessKey)
+	b = append(b, `,"accountId":`...)
+	b = appendString(b, account)
+	b = append(b, `,"callerId":`...)
+	b = appendString(b, accessKey)
+	b = append(b, `,"cognitoIdentity":null,"principalOrgId":null,"userArn":`...)
+	b = appendString(b, "arn:aws:iam::"+account+":root")
+	b = append(b, `,"userId":`...)
+	b = appendString(b, account)
+	return append(b, '}')
 }

@@ -16,17 +16,19 @@ type apiError struct {
 
 // The catalogue of API Gateway's own answers, with the bodies AWS sends.
 var (
-	errNotFound        = apiError{http.StatusNotFound, `{"message":"Not Found"}`, "NotFoundException"}
-	errInternal        = apiError{http.StatusBadGateway, `{"message":"Internal server error"}`, "InternalServerErrorException"}
-	errTimeout         = apiError{http.StatusGatewayTimeout, `{"message":"Endpoint request timed out"}`, "IntegrationTimeout"}
-	errThrottled       = apiError{http.StatusTooManyRequests, `{"message":"Too Many Requests"}`, "ThrottledException"}
-	errTooLarge        = apiError{http.StatusRequestEntityTooLarge, `{"message":"Request Entity Too Large"}`, "RequestEntityTooLargeException"}
-	errUnauthorized    = apiError{http.StatusUnauthorized, `{"message":"Unauthorized"}`, "UnauthorizedException"}
-	errForbidden       = apiError{http.StatusForbidden, `{"message":"Forbidden"}`, "ForbiddenException"}
-	errExplicitDeny    = apiError{http.StatusForbidden, `{"Message":"User is not authorized to access this resource with an explicit deny"}`, "AccessDeniedException"}
-	errNotAuthorized   = apiError{http.StatusForbidden, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException"}
-	errAuthorizerFault = apiError{http.StatusInternalServerError, `{"message":null}`, "AuthorizerConfigurationException"}
-	errHTTPAuthFault   = apiError{http.StatusInternalServerError, `{"message":"Internal Server Error"}`, ""}
+	errNotFound          = apiError{http.StatusNotFound, `{"message":"Not Found"}`, "NotFoundException"}
+	errInternal          = apiError{http.StatusBadGateway, `{"message":"Internal server error"}`, "InternalServerErrorException"}
+	errTimeout           = apiError{http.StatusGatewayTimeout, `{"message":"Endpoint request timed out"}`, "IntegrationTimeout"}
+	errThrottled         = apiError{http.StatusTooManyRequests, `{"message":"Too Many Requests"}`, "ThrottledException"}
+	errTooLarge          = apiError{http.StatusRequestEntityTooLarge, `{"message":"Request Entity Too Large"}`, "RequestEntityTooLargeException"}
+	errUnauthorized      = apiError{http.StatusUnauthorized, `{"message":"Unauthorized"}`, "UnauthorizedException"}
+	errForbidden         = apiError{http.StatusForbidden, `{"message":"Forbidden"}`, "ForbiddenException"}
+	errExplicitDeny      = apiError{http.StatusForbidden, `{"Message":"User is not authorized to access this resource with an explicit deny"}`, "AccessDeniedException"}
+	errNotAuthorized     = apiError{http.StatusForbidden, `{"Message":"User is not authorized to access this resource"}`, "AccessDeniedException"}
+	errMissingToken      = apiError{http.StatusForbidden, `{"message":"Missing Authentication Token"}`, "MissingAuthenticationTokenException"}
+	errSignatureMismatch = apiError{http.StatusForbidden, `{"message":"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}`, "InvalidSignatureException"}
+	errAuthorizerFault   = apiError{http.StatusInternalServerError, `{"message":null}`, "AuthorizerConfigurationException"}
+	errHTTPAuthFault     = apiError{http.StatusInternalServerError, `{"message":"Internal Server Error"}`, ""}
 	// Function URLs answer in Lambda's own words.
 	errURLForbidden = apiError{http.StatusForbidden, `{"Message":"Forbidden"}`, "AccessDeniedException"}
 	errURLInternal  = apiError{http.StatusBadGateway, `{"Message":"Internal Server Error"}`, ""}

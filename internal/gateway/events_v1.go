@@ -4,9 +4,21 @@ import (
 	"strconv"
 )
 
+// v1Shape selects what appendV1 leaves out for the authorizer events that
+// share the proxy event's fields.
+type v1Shape int
+
+const (
+	v1Proxy          v1Shape = iota // the whole proxy event
+	v1RESTAuthorizer                // REST REQUEST authorizers: no body
+	v1HTTPAuthorizer                // HTTP API 1.0 authorizers: no body, no multi-value maps
+)
+
 // appendV1 appends the payload 1.0 event (events.APIGatewayProxyRequest) to
 // b: REST APIs, and HTTP API routes with PayloadFormatVersion "1.0".
-func (c *call) appendV1(b []byte) []byte {
+func (c *call) appendV1(b []byte) []byte { return c.appendV1Shape(b, v1Proxy) }
+
+func (c *call) appendV1Shape(b []byte, shape v1Shape) []byte {
 	r, route, api := c.r, c.route, c.route.API
 	resource := route.Path
 	if resource == "$default" {
@@ -25,12 +37,15 @@ func (c *call) appendV1(b []byte) []byte {
 		b = appendKey(b, h.name, i == 0)
 		b = appendString(b, h.values[len(h.values)-1])
 	}
-	b = append(b, `},"multiValueHeaders":{`...)
-	for i, h := range hs {
-		b = appendKey(b, h.name, i == 0)
-		b = appendStringList(b, h.values)
-	}
 	b = append(b, '}')
+	if shape != v1HTTPAuthorizer {
+		b = append(b, `,"multiValueHeaders":{`...)
+		for i, h := range hs {
+			b = appendKey(b, h.name, i == 0)
+			b = appendStringList(b, h.values)
+		}
+		b = append(b, '}')
+	}
 
 	q, qk := c.query()
 	b = append(b, `,"queryStringParameters":`...)
@@ -45,8 +60,10 @@ func (c *call) appendV1(b []byte) []byte {
 		}
 		b = append(b, '}')
 	}
-	b = append(b, `,"multiValueQueryStringParameters":`...)
-	b = appendMultiMap(b, qk, q)
+	if shape != v1HTTPAuthorizer {
+		b = append(b, `,"multiValueQueryStringParameters":`...)
+		b = appendMultiMap(b, qk, q)
+	}
 
 	pp, pk := c.pathParams()
 	b = append(b, `,"pathParameters":`...)
@@ -58,7 +75,7 @@ func (c *call) appendV1(b []byte) []byte {
 	b = appendString(b, c.g.cfg.AccountID)
 	b = append(b, `,"apiId":`...)
 	b = appendString(b, api.ID)
-	if c.auth != nil {
+	if c.auth != nil && c.auth.kind != AuthIAM {
 		b = append(b, `,"authorizer":`...)
 		b = c.auth.appendV1(b)
 	}
@@ -71,7 +88,8 @@ func (c *call) appendV1(b []byte) []byte {
 	b = appendString(b, c.requestID)
 	b = append(b, `,"httpMethod":`...)
 	b = appendString(b, r.Method)
-	b = append(b, `,"identity":{"accessKey":null,"accountId":null,`...)
+	b = append(b, `,"identity":`...)
+	b = c.appendIdentityCaller(b)
 	if c.apiKey != "" {
 		b = append(b, `"apiKey":`...)
 		b = appendString(b, c.apiKey)
@@ -79,11 +97,12 @@ func (c *call) appendV1(b []byte) []byte {
 		b = appendString(b, apiKeyID(api))
 		b = append(b, ',')
 	}
-	b = append(b, `"caller":null,"cognitoAuthenticationProvider":null,"cognitoAuthenticationType":null,"cognitoIdentityId":null,"cognitoIdentityPoolId":null,"principalOrgId":null,"sourceIp":`...)
+	b = append(b, `"cognitoAuthenticationProvider":null,"cognitoAuthenticationType":null,"cognitoIdentityId":null,"cognitoIdentityPoolId":null,"principalOrgId":null,"sourceIp":`...)
 	b = appendString(b, c.sourceIP)
-	b = append(b, `,"user":null,"userAgent":`...)
+	b = append(b, `,"userAgent":`...)
 	b = appendString(b, r.UserAgent())
-	b = append(b, `,"userArn":null}`...)
+	b = c.appendIdentityUser(b)
+	b = append(b, '}')
 	b = append(b, `,"path":`...)
 	if api.Kind == RESTAPI {
 		b = appendString(b, "/"+api.Stage+r.URL.Path)
@@ -104,7 +123,11 @@ func (c *call) appendV1(b []byte) []byte {
 	b = appendString(b, resource)
 	b = append(b, `,"stage":`...)
 	b = appendString(b, api.Stage)
-	b = append(b, `},"body":`...)
+	b = append(b, '}')
+	if shape != v1Proxy {
+		return append(b, '}')
+	}
+	b = append(b, `,"body":`...)
 	if len(c.body) == 0 {
 		b = append(b, "null"...)
 	} else {
@@ -138,4 +161,30 @@ func resourceID(r *Route) string {
 		h /= 36
 	}
 	return string(out[:])
+}
+
+// appendIdentityCaller opens requestContext.identity with the IAM caller's
+// accessKey, accountId and caller (null unless the route is AWS_IAM).
+func (c *call) appendIdentityCaller(b []byte) []byte {
+	if c.auth == nil || c.auth.kind != AuthIAM {
+		return append(b, `{"accessKey":null,"accountId":null,"caller":null,`...)
+	}
+	b = append(b, `{"accessKey":`...)
+	b = appendString(b, c.auth.accessKey)
+	b = append(b, `,"accountId":`...)
+	b = appendString(b, c.g.cfg.AccountID)
+	b = append(b, `,"caller":`...)
+	b = appendString(b, c.auth.accessKey)
+	return append(b, ',')
+}
+
+// appendIdentityUser appends identity's user and userArn.
+func (c *call) appendIdentityUser(b []byte) []byte {
+	if c.auth == nil || c.auth.kind != AuthIAM {
+		return append(b, `,"user":null,"userArn":null`...)
+	}
+	b = append(b, `,"user":`...)
+	b = appendString(b, c.auth.accessKey)
+	b = append(b, `,"userArn":`...)
+	return appendString(b, "arn:aws:iam::"+c.g.cfg.AccountID+":root")
 }

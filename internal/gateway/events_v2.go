@@ -27,7 +27,7 @@ func (c *call) appendV2(b []byte) []byte {
 	b = appendString(b, api.ID)
 	if c.auth != nil {
 		b = append(b, `,"authorizer":`...)
-		b = c.auth.appendV2(b)
+		b = c.auth.appendV2(b, c.g.cfg.AccountID)
 	}
 	b = c.appendV2Context(b, c.route.routeKey, api.Stage)
 	return c.appendV2Body(b)

@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"net/http"
@@ -16,6 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/runtime"
 )
 
@@ -59,7 +65,8 @@ func testdataDir(t *testing.T) string {
 func TestEventShapes(t *testing.T) {
 	dir := testdataDir(t)
 	now := time.Date(2026, 3, 12, 19, 3, 58, 390e6, time.UTC)
-	g, err := New(Config{Now: func() time.Time { return now }})
+	creds := awsapi.Credentials{AccessKeyID: "AKIAGOLDENGOLDENGOLD", SecretAccessKey: "golden-secret"}
+	g, err := New(Config{Now: func() time.Time { return now }, Credentials: creds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +78,15 @@ func TestEventShapes(t *testing.T) {
 	tokenAuth := &Authorizer{Name: "T", Kind: AuthToken, Invoker: authFn, Identity: []IdentitySource{{In: "header", Name: "Authorization"}}}
 	requestAuth := &Authorizer{Name: "R", Kind: AuthRequest, Invoker: authFn, Identity: []IdentitySource{{In: "header", Name: "HeaderAuth1"}}}
 	httpAuth := &Authorizer{Name: "H", Kind: AuthHTTPLambda, Invoker: httpAuthFn, SimpleResponses: true, Identity: []IdentitySource{{In: "header", Name: "Authorization"}}}
+	httpAuthV1 := &Authorizer{Name: "H1", Kind: AuthHTTPLambda, PayloadVersion: "1.0", Invoker: authFn, Identity: []IdentitySource{{In: "header", Name: "HeaderAuth1"}}}
+	iam := &Authorizer{Name: "AWS_IAM", Kind: AuthIAM}
 	routes := []*Route{
 		{API: rest, Method: "ANY", Path: "/{proxy+}", Invoker: fn, PayloadVersion: "1.0", Timeout: time.Second},
 		{API: rest, Method: "GET", Path: "/token", Invoker: fn, PayloadVersion: "1.0", Timeout: time.Second, Authorizer: tokenAuth},
 		{API: rest, Method: "GET", Path: "/request", Invoker: fn, PayloadVersion: "1.0", Timeout: time.Second, Authorizer: requestAuth},
 		{API: httpAPI, Method: "GET", Path: "/v2/lambda", Invoker: fn, PayloadVersion: "2.0", Timeout: time.Second, Authorizer: httpAuth},
+		{API: httpAPI, Method: "GET", Path: "/v2/lambda1", Invoker: fn, PayloadVersion: "2.0", Timeout: time.Second, Authorizer: httpAuthV1},
+		{API: httpAPI, Method: "GET", Path: "/v2/{proxy+}", Invoker: fn, PayloadVersion: "2.0", Timeout: time.Second, Authorizer: iam},
 		{API: httpAPI, Method: "ANY", Path: "$default", Invoker: fn, PayloadVersion: "2.0", Timeout: time.Second},
 	}
 	urls := []*FunctionURL{{Function: "f", Invoker: fn, AuthType: "NONE", ID: "urlid"}}
@@ -99,6 +110,8 @@ func TestEventShapes(t *testing.T) {
 		{"v2-default", "GET", "/", "", nil, fn, "apigw-v2-request-no-authorizer.json"},
 		{"v2-lambda-authorizer-request", "GET", "/v2/lambda?parameter1=value1&parameter1=value2", "", map[string]string{"Authorization": "x", "Cookie": "cookie1; cookie2"}, httpAuthFn, "apigw-v2-custom-authorizer-v2-request.json"},
 		{"v2-lambda-authorized", "GET", "/v2/lambda?q=1", "", map[string]string{"Authorization": "x", "Cookie": "c=1"}, fn, "apigw-v2-request-lambda-authorizer.json"},
+		{"v2-lambda-authorizer-v1-request", "GET", "/v2/lambda1?QueryString1=queryValue1", "", map[string]string{"HeaderAuth1": "headerValue1"}, authFn, "apigw-v2-custom-authorizer-v1-request.json"},
+		{"v2-iam", "GET", "/v2/hello/world?parameter1=value1&parameter1=value2", "", map[string]string{"Cookie": "cookie1; cookie2", "x-sign": "execute-api"}, fn, "apigw-v2-request-iam.json"},
 		{"function-url", "POST", "/lambda-url/f/my/path?parameter1=value1&parameter1=value2", "Hello from client!", map[string]string{"Cookie": "cookie1; cookie2"}, fn, "lambda-urls-request.json"},
 	}
 	for _, s := range samples {
@@ -108,6 +121,14 @@ func TestEventShapes(t *testing.T) {
 			req.Header.Set("User-Agent", "PostmanRuntime/2.4.5")
 			for k, v := range s.header {
 				req.Header.Set(k, v)
+			}
+			if service := req.Header.Get("x-sign"); service != "" {
+				req.Header.Del("x-sign")
+				empty := sha256.Sum256(nil)
+				if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
+					req, hex.EncodeToString(empty[:]), service, "us-east-1", time.Now()); err != nil {
+					t.Fatal(err)
+				}
 			}
 			w := httptest.NewRecorder()
 			g.ServeHTTP(w, req)
@@ -164,6 +185,10 @@ func stripVolatile(b []byte) []byte {
 				switch k {
 				case "requestId", "extendedRequestId":
 					v[k] = "REQUEST-ID"
+				case "authorization", "x-amz-date":
+					if s, _ := e.(string); strings.HasPrefix(s, "AWS4-") || k == "x-amz-date" {
+						v[k] = "SIGNED-AT-TEST-TIME"
+					}
 				default:
 					walk(e)
 				}
@@ -175,8 +200,11 @@ func stripVolatile(b []byte) []byte {
 		}
 	}
 	walk(v)
-	out, _ := json.Marshal(v)
-	return out
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // values decoded from JSON always encode
+	return out.Bytes()
 }
 
 // dynamicKeys are objects whose keys are data (header names, parameters):

@@ -106,6 +106,9 @@ func (b *stackBuilder) api(res *template.Resource, kind APIKind) {
 	ab := &apiBuild{api: a, authorizers: map[string]*Authorizer{}}
 	if kind == RESTAPI {
 		a.Stage = "Prod"
+		// REST APIs know AWS_IAM without declaring it; HTTP APIs need
+		// Auth.EnableIamAuthorizer.
+		ab.authorizers["AWS_IAM"] = &Authorizer{Name: "AWS_IAM", Kind: AuthIAM}
 	}
 	if s, ok := props["StageName"].(string); ok && s != "" {
 		a.Stage = s
@@ -142,6 +145,10 @@ func (b *stackBuilder) auth(ab *apiBuild, v any) {
 	id := ab.api.LogicalID
 	for _, k := range sortedKeys(auth) {
 		switch k {
+		case "EnableIamAuthorizer":
+			if on, _ := auth[k].(bool); on {
+				ab.authorizers["AWS_IAM"] = &Authorizer{Name: "AWS_IAM", Kind: AuthIAM}
+			}
 		case "DefaultAuthorizer":
 			ab.defaultAuth, _ = auth[k].(string)
 		case "ApiKeyRequired":
@@ -159,7 +166,7 @@ func (b *stackBuilder) auth(ab *apiBuild, v any) {
 			b.warn("API %s: Auth.%s is not supported by aloft's gateway (ignored)", id, k)
 		}
 	}
-	if ab.defaultAuth != "" && ab.defaultAuth != "NONE" && ab.defaultAuth != "AWS_IAM" && ab.authorizers[ab.defaultAuth] == nil {
+	if ab.defaultAuth != "" && ab.defaultAuth != "NONE" && ab.authorizers[ab.defaultAuth] == nil {
 		b.warn("API %s: DefaultAuthorizer %s is not an authorizer aloft can run; its routes are not guarded", id, ab.defaultAuth)
 	}
 }
@@ -220,10 +227,15 @@ func (b *stackBuilder) authorizer(api *API, name string, spec map[string]any) *A
 		}
 	} else {
 		a.Kind = AuthHTTPLambda
-		if v, _ := spec["AuthorizerPayloadFormatVersion"].(string); v == "1.0" {
-			b.warn("%s: AuthorizerPayloadFormatVersion 1.0 is not supported; the authorizer receives the 2.0 event", where)
-		}
+		a.PayloadVersion = "2.0"
 		a.SimpleResponses, _ = spec["EnableSimpleResponses"].(bool)
+		if v, _ := spec["AuthorizerPayloadFormatVersion"].(string); v == "1.0" {
+			a.PayloadVersion = "1.0"
+			if a.SimpleResponses {
+				b.warn("%s: EnableSimpleResponses needs AuthorizerPayloadFormatVersion 2.0; policies are expected", where)
+				a.SimpleResponses = false
+			}
+		}
 	}
 	for _, h := range stringList(identity["Headers"]) {
 		a.Identity = append(a.Identity, IdentitySource{In: "header", Name: h})

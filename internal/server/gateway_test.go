@@ -358,6 +358,63 @@ func TestGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("HTTP API Lambda authorizer with payload 1.0 and policies", func(t *testing.T) {
+		if resp, _ := n.do(t, "GET", "/secure/legacy", nil, nil); resp.StatusCode != 401 {
+			t.Fatalf("no identity: %d", resp.StatusCode)
+		}
+		if resp, b := n.do(t, "GET", "/secure/legacy", nil, map[string]string{"X-Auth": "deny"}); resp.StatusCode != 403 || string(b) != `{"message":"Forbidden"}` {
+			t.Fatalf("deny: %d %s", resp.StatusCode, b)
+		}
+		var ev events.APIGatewayV2HTTPRequest
+		n.echo(t, "GET", "/secure/legacy", nil, map[string]string{"X-Auth": "allow"}, &ev)
+		l := ev.RequestContext.Authorizer.Lambda
+		var authEvent events.APIGatewayV2CustomAuthorizerV1Request
+		if err := json.Unmarshal([]byte(fmt.Sprint(l["event"])), &authEvent); err != nil || authEvent.Version != "1.0" || authEvent.Type != "REQUEST" ||
+			authEvent.IdentitySource != "allow" || !strings.HasSuffix(authEvent.MethodArn, "/live/GET/secure/legacy") || l["tenant"] != "acme" {
+			t.Fatalf("1.0 authorizer: %v %+v context %v", err, authEvent, l)
+		}
+	})
+
+	t.Run("AWS_IAM routes", func(t *testing.T) {
+		creds := n.srv.Credentials()
+		signed := func(path, service string) *http.Request {
+			body := "signed"
+			sum := sha256.Sum256([]byte(body))
+			req, _ := http.NewRequest("POST", n.base+path, strings.NewReader(body))
+			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey},
+				req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			return req
+		}
+		if resp, b := n.do(t, "POST", "/shop/iam", nil, nil); resp.StatusCode != 403 || string(b) != `{"message":"Missing Authentication Token"}` {
+			t.Fatalf("REST unsigned: %d %s", resp.StatusCode, b)
+		}
+		resp, b := send(t, signed("/shop/iam", "execute-api"))
+		var e echoed
+		var v1 events.APIGatewayProxyRequest
+		if resp.StatusCode != 200 || json.Unmarshal(b, &e) != nil || json.Unmarshal(e.Typed, &v1) != nil {
+			t.Fatalf("REST signed: %d %s", resp.StatusCode, b)
+		}
+		if id := v1.RequestContext.Identity; id.AccessKey != creds.AccessKeyID || id.UserArn == "" || id.AccountID != "000000000000" || v1.Body != "signed" {
+			t.Fatalf("REST IAM identity %+v", id)
+		}
+		if resp, b := n.do(t, "POST", "/secure/iam", nil, nil); resp.StatusCode != 403 || string(b) != `{"message":"Forbidden"}` {
+			t.Fatalf("HTTP unsigned: %d %s", resp.StatusCode, b)
+		}
+		if resp, _ := send(t, signed("/secure/iam", "lambda")); resp.StatusCode != 403 {
+			t.Fatalf("HTTP signed for another service: %d", resp.StatusCode)
+		}
+		resp, b = send(t, signed("/secure/iam", "execute-api"))
+		var v2 events.APIGatewayV2HTTPRequest
+		if resp.StatusCode != 200 || json.Unmarshal(b, &e) != nil || json.Unmarshal(e.Typed, &v2) != nil {
+			t.Fatalf("HTTP signed: %d %s", resp.StatusCode, b)
+		}
+		if a := v2.RequestContext.Authorizer; a == nil || a.IAM == nil || a.IAM.AccessKey != creds.AccessKeyID {
+			t.Fatalf("HTTP IAM authorizer %s", e.Typed)
+		}
+	})
+
 	t.Run("JWT authorizer", func(t *testing.T) {
 		cases := []struct {
 			name   string
