@@ -120,6 +120,7 @@ func (p *Pool) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	}
 	inv := p.newInvocation(req)
 
+	var patience *time.Timer
 	p.mu.Lock()
 	for {
 		if p.closed {
@@ -135,11 +136,17 @@ func (p *Pool) Invoke(ctx context.Context, req *Request) (*Response, error) {
 		}
 		// Every slot is held, some by invocations already answered whose
 		// runtime is on its way to next: wait a round trip for one
-		// rather than throttle.
+		// rather than throttle, but not for a runtime that never comes.
+		if patience == nil {
+			patience = time.NewTimer(postedWait)
+			defer patience.Stop()
+		}
 		ch := p.freedLocked()
 		p.mu.Unlock()
 		select {
 		case <-ch:
+		case <-patience.C:
+			return nil, ErrTooManyRequests
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -165,6 +172,11 @@ func (p *Pool) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	}
 }
 
+// postedWait bounds how long Invoke and place wait for an instance whose
+// runtime posted its result to call next: a round trip normally, far less
+// than a cold start; a runtime slower than this is not waited for.
+const postedWait = 50 * time.Millisecond
+
 // freedLocked returns the channel the next release closes.
 func (p *Pool) freedLocked() chan struct{} {
 	if p.freed == nil {
@@ -176,15 +188,29 @@ func (p *Pool) freedLocked() chan struct{} {
 // place hands inv, which holds a concurrency slot, to the warmest idle
 // instance or, if there is none, to a new one.
 func (p *Pool) place(inv *invocation) error {
+	var patience *time.Timer
+	expired := false
+	defer func() {
+		if patience != nil {
+			patience.Stop()
+		}
+	}()
 	for {
 		p.mu.Lock()
 		i := p.popIdleLocked()
-		if i == nil && p.posted > 0 && !p.closed {
+		if i == nil && p.posted > 0 && !p.closed && !expired {
 			// A warm instance is a round trip from idle: cheaper than a
-			// cold start.
+			// cold start, unless its runtime takes longer than postedWait.
+			if patience == nil {
+				patience = time.NewTimer(postedWait)
+			}
 			ch := p.freedLocked()
 			p.mu.Unlock()
-			<-ch
+			select {
+			case <-ch:
+			case <-patience.C:
+				expired = true
+			}
 			continue
 		}
 		p.mu.Unlock()
