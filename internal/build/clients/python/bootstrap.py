@@ -1,0 +1,192 @@
+"""aloft's Python runtime interface client.
+
+The loop AWS Lambda's Python runtime runs, written against the Lambda Runtime
+API with the standard library only (Python 3.8 and later). aloft writes this
+file to its cache and starts it as `python3.X -u bootstrap.py` with
+AWS_LAMBDA_RUNTIME_API, _HANDLER and LAMBDA_TASK_ROOT set.
+
+_HANDLER is "package/module.function" or "package.module.function"; errors are
+sent as {errorMessage, errorType, requestId, stackTrace}, as Lambda sends them.
+"""
+
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2018-06-01/runtime"
+
+
+class Client:
+    """One keep-alive connection to the Runtime API."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self.conn = http.client.HTTPConnection(host, int(port))
+
+    def call(self, method, path, body=None, headers=None):
+        hdrs = dict(headers or {})
+        if body is not None:
+            hdrs["Content-Type"] = "application/json"
+        self.conn.request(method, BASE + path, body=body, headers=hdrs)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, resp.headers, data
+
+    def post_error(self, path, doc):
+        body = json.dumps(doc).encode()
+        self.call("POST", path, body, {"Lambda-Runtime-Function-Error-Type": doc.get("errorType", "Unhandled")})
+
+
+class LambdaContext:
+    """The context object Lambda passes to Python handlers."""
+
+    def __init__(self, headers):
+        self.aws_request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+        self.invoked_function_arn = headers.get("Lambda-Runtime-Invoked-Function-Arn")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self._deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
+        self.client_context = _json_or_none(headers.get("Lambda-Runtime-Client-Context"))
+        self.identity = _json_or_none(headers.get("Lambda-Runtime-Cognito-Identity"))
+
+    def get_remaining_time_in_millis(self):
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+    def __repr__(self):
+        return "LambdaContext([aws_request_id={},function_name={}])".format(self.aws_request_id, self.function_name)
+
+
+def _json_or_none(value):
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+class HandlerError(Exception):
+    def __init__(self, error_type, message):
+        Exception.__init__(self, message)
+        self.error_type = error_type
+
+
+def error_document(exc, request_id=None, error_type=None):
+    tb = traceback.extract_tb(exc.__traceback__)
+    doc = {
+        "errorMessage": str(exc),
+        "errorType": error_type or getattr(exc, "error_type", None) or type(exc).__name__,
+        "stackTrace": traceback.format_list(tb),
+    }
+    if request_id:
+        doc["requestId"] = request_id
+    return doc
+
+
+def load_handler(handler):
+    modname, _, fname = handler.rpartition(".")
+    if not modname or not fname:
+        raise HandlerError("Runtime.MalformedHandlerName", "Bad handler '{}': not enough values to unpack".format(handler))
+    modname = modname.replace("/", ".")
+    try:
+        module = importlib.import_module(modname)
+    except ImportError as e:
+        raise HandlerError("Runtime.ImportModuleError", "Unable to import module '{}': {}".format(modname, e))
+    except SyntaxError as e:
+        raise HandlerError("Runtime.UserCodeSyntaxError", "Syntax error in module '{}': {}".format(modname, e))
+    fn = getattr(module, fname, None)
+    if fn is None:
+        raise HandlerError("Runtime.HandlerNotFound", "Handler '{}' missing on module '{}'".format(fname, modname))
+    return fn
+
+
+class _RequestIdFilter(logging.Filter):
+    request_id = None
+
+    def filter(self, record):
+        record.aws_request_id = _RequestIdFilter.request_id
+        return True
+
+
+def setup_logging():
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_RequestIdFilter())
+    fmt = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S")
+    fmt.converter = time.gmtime
+    handler.setFormatter(fmt)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def log_error(doc):
+    lines = ["[ERROR] {}: {}".format(doc["errorType"], doc["errorMessage"])]
+    if doc.get("stackTrace"):
+        lines.append("Traceback (most recent call last):")
+        lines.extend(s.rstrip("\n") for s in doc["stackTrace"])
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def main():
+    setup_logging()
+    client = Client(API)
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    if task_root not in sys.path:
+        sys.path.insert(0, task_root)
+    try:
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except Exception as e:  # noqa: BLE001 - every import failure is an init error
+        doc = error_document(e)
+        if not isinstance(e, HandlerError):
+            doc["errorType"] = "Runtime.ImportModuleError"
+        log_error(doc)
+        client.post_error("/init/error", doc)
+        sys.exit(1)
+
+    while True:
+        status, headers, body = client.call("GET", "/invocation/next")
+        if status != 200:
+            sys.stderr.write("aloft runtime: invocation/next answered {}: {!r}\n".format(status, body))
+            sys.exit(1)
+        request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+        trace = headers.get("Lambda-Runtime-Trace-Id")
+        if trace:
+            os.environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        _RequestIdFilter.request_id = request_id
+        try:
+            event = json.loads(body or b"null")
+        except ValueError as e:
+            client.post_error("/invocation/{}/error".format(request_id),
+                              error_document(e, request_id, "Runtime.UnmarshalError"))
+            continue
+        try:
+            result = handler(event, LambdaContext(headers))
+        except Exception as e:  # noqa: BLE001 - a handler's exception is its error
+            doc = error_document(e, request_id)
+            log_error(doc)
+            client.post_error("/invocation/{}/error".format(request_id), doc)
+            continue
+        try:
+            out = json.dumps(result).encode()
+        except (TypeError, ValueError) as e:
+            doc = {"errorMessage": "Unable to marshal response: {}".format(e), "errorType": "Runtime.MarshalError",
+                   "requestId": request_id, "stackTrace": []}
+            log_error(doc)
+            client.post_error("/invocation/{}/error".format(request_id), doc)
+            continue
+        client.call("POST", "/invocation/{}/response".format(request_id), out)
+
+
+if __name__ == "__main__":
+    main()
