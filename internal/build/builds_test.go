@@ -174,8 +174,52 @@ func TestLayerSharedByNodeAndPython(t *testing.T) {
 	if got := string(py.invoke(`{}`).Payload); got != `["python layer", "site-packages"]` {
 		t.Fatalf("python: %s\n%s", got, py.logs.String())
 	}
-	if _, err := b.BuildLayer(context.Background(), LayerSpec{Name: "Built", ContentPath: content, BuildMethod: "python3.11"}); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("layer BuildMethod: %v", err)
+	if _, err := b.BuildLayer(context.Background(), LayerSpec{Name: "Made", ContentPath: content, BuildMethod: "makefile"}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("layer BuildMethod makefile: %v", err)
+	}
+}
+
+// TestLayerBuildMethods builds layers the way sam build does for a runtime
+// BuildMethod: Python sources go under python/, Node.js packages under
+// nodejs/ with their dependencies installed.
+func TestLayerBuildMethods(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "nodejs20.x")
+	requireInterpreter(t, b, "python3.11")
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm not installed")
+	}
+	pySrc := writeFiles(t, map[string]string{
+		"requirements.txt": "# nothing\n",
+		"helpers.py":       "def shout(s):\n    return s.upper()\n",
+	})
+	dep := writeFiles(t, map[string]string{
+		"package.json": `{"name": "exclaim", "version": "1.0.0", "main": "index.js"}`,
+		"index.js":     "module.exports = (s) => s + '!';\n",
+	})
+	nodeSrc := writeFiles(t, map[string]string{
+		"package.json": `{"name": "layer", "version": "1.0.0", "dependencies": {"exclaim": "file:` + dep + `"}}`,
+	})
+	pyLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "PyLayer", ContentPath: pySrc, BuildMethod: "python3.11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "NodeLayer", ContentPath: nodeSrc, BuildMethod: "nodejs20.x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := writeFiles(t, map[string]string{
+		"index.js": "exports.handler = async (e) => require('exclaim')(e.s);\n",
+		"app.py":   "import helpers\n\ndef handler(e, c):\n    return helpers.shout(e['s'])\n",
+	})
+	layers := []*Layer{pyLayer, nodeLayer}
+	node := startFunction(t, b, Spec{Name: "node-built-layer", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code, Layers: layers})
+	if got := string(node.invoke(`{"s":"hi"}`).Payload); got != `"hi!"` {
+		t.Fatalf("node: %s\n%s", got, node.logs.String())
+	}
+	py := startFunction(t, b, Spec{Name: "py-built-layer", Runtime: "python3.11", Handler: "app.handler", CodePath: code, Layers: layers})
+	if got := string(py.invoke(`{"s":"hi"}`).Payload); got != `"HI"` {
+		t.Fatalf("python: %s\n%s", got, py.logs.String())
 	}
 }
 

@@ -15,7 +15,11 @@ import (
 type LayerSpec struct {
 	Name        string // logical ID, for progress lines and errors
 	ContentPath string // absolute: a directory or a .zip
-	BuildMethod string // Metadata.BuildMethod; only "" is supported
+	// BuildMethod is Metadata.BuildMethod: "" (content as it is), or a
+	// runtime, as sam build reads it: python3.X installs requirements.txt and
+	// places the content under python/, nodejsNN.x installs package.json's
+	// dependencies and places the content under nodejs/.
+	BuildMethod string
 }
 
 // Layer is a built layer: a directory laid out as it would be under /opt
@@ -29,17 +33,24 @@ type Layer struct {
 }
 
 // BuildLayer prepares a layer: a directory is used as it is, a .zip is
-// unpacked into the cache. A layer BuildMethod is not supported yet.
+// unpacked into the cache, and a BuildMethod naming a Python or Node.js
+// runtime builds it as sam build does.
 func (b *Builder) BuildLayer(ctx context.Context, spec LayerSpec) (*Layer, error) {
-	if spec.BuildMethod != "" {
-		return nil, fmt.Errorf("layer %s: Metadata.BuildMethod %q is %w (lay the content out as it goes under /opt)", spec.Name, spec.BuildMethod, ErrUnsupported)
-	}
 	if spec.ContentPath == "" {
 		return nil, fmt.Errorf("layer %s: no local content (ContentUri or Content)", spec.Name)
 	}
 	dir, err := b.codeDir(Spec{Name: spec.Name, CodePath: spec.ContentPath})
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", spec.Name, err)
+	}
+	if spec.BuildMethod != "" {
+		want, ok := toolchain.ParseRuntime(spec.BuildMethod)
+		if !ok {
+			return nil, fmt.Errorf("layer %s: Metadata.BuildMethod %q is %w (supported: a nodejs or python runtime, or none)", spec.Name, spec.BuildMethod, ErrUnsupported)
+		}
+		if dir, err = b.buildLayerContent(ctx, spec, dir, want); err != nil {
+			return nil, fmt.Errorf("layer %s: %w", spec.Name, err)
+		}
 	}
 	sum, _, err := treeHash(dir, func(rel string, d os.DirEntry) bool {
 		return d.IsDir() && (d.Name() == ".git" || d.Name() == "__pycache__")
@@ -105,4 +116,58 @@ func layerEnv(in toolchain.Interpreter, opt, taskRoot string) map[string]string 
 		return map[string]string{"PYTHONPATH": strings.Join(paths, ":")}
 	}
 	return nil
+}
+
+// buildLayerContent lays a layer's sources out as sam build does for a
+// layer BuildMethod: python3.X → python/ with requirements.txt installed
+// into it; nodejsNN.x → nodejs/ with package.json's dependencies in
+// nodejs/node_modules. The result is cached by the sources and interpreter.
+func (b *Builder) buildLayerContent(ctx context.Context, spec LayerSpec, src string, want toolchain.Want) (string, error) {
+	sel, err := b.cfg.Toolchains.Select(ctx, spec.BuildMethod)
+	if err != nil {
+		return "", err
+	}
+	srcSum, _, err := treeHash(src, skipTree)
+	if err != nil {
+		return "", err
+	}
+	var modules string
+	if want.Language == toolchain.Node && exists(filepath.Join(src, "package.json")) {
+		if modules, _, err = b.npmInstall(ctx, Spec{Name: spec.Name}, src, sel); err != nil {
+			return "", err
+		}
+	}
+	key := shortKey("aloft layer v1", spec.BuildMethod, srcSum, sel.Version, modules)
+	out := filepath.Join(b.cfg.CacheDir, "layer", key)
+	if exists(out) {
+		return out, nil
+	}
+	b.progress("%s: building layer for %s …", spec.Name, spec.BuildMethod)
+	err = stage(out, func(tmp string) error {
+		if want.Language == toolchain.Python {
+			dst := filepath.Join(tmp, "python")
+			if err := copyTree(src, dst, skipTree); err != nil {
+				return err
+			}
+			if reqs := filepath.Join(src, "requirements.txt"); hasRequirements(reqs) {
+				return pipInstall(ctx, sel.Path, reqs, dst)
+			}
+			return nil
+		}
+		dst := filepath.Join(tmp, "nodejs")
+		if err := copyTree(src, dst, skipTree); err != nil {
+			return err
+		}
+		if modules != "" {
+			// Linked like a function's: Node.js resolves a package from its
+			// real path, so its own dependencies are found beside it in the
+			// npm cache wherever the link is copied (each function's /opt).
+			return os.Symlink(modules, filepath.Join(dst, "node_modules"))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return out, nil
 }
