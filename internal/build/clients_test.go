@@ -160,6 +160,7 @@ exports.noWait = (event, context, callback) => {
 };
 exports.fails = async () => { throw new TypeError("bad input"); };
 exports.cbError = (event, context, callback) => callback(new Error("via callback"));
+exports.lateReject = async () => { setTimeout(() => Promise.reject(new Error("after the response")), 10); return "answered"; };
 exports.logs = async (event) => { console.log("hello %s", event.who); console.error("oops"); return "logged"; };
 `,
 		// ES module by extension.
@@ -255,6 +256,26 @@ export const uncaught = async () => { setTimeout(() => { throw new RangeError("t
 		m := decode(t, resp)
 		if resp.FunctionError != "Unhandled" || m["errorType"] != "RangeError" || m["errorMessage"] != "thrown later" {
 			t.Fatalf("%s %s\n%s", resp.FunctionError, resp.Payload, f.logs.String())
+		}
+	})
+	t.Run("RejectionBetweenInvocations", func(t *testing.T) {
+		f := startFunction(t, b, spec("callback.lateReject"))
+		if got := string(f.invoke(`{}`).Payload); got != `"answered"` {
+			t.Fatalf("payload %s", got)
+		}
+		// The rejection ends the idle instance; the pool starts another.
+		deadline := time.Now().Add(20 * time.Second)
+		for f.pool.Stats().Instances != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the instance outlived its unhandled rejection\n%s", f.logs.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !strings.Contains(f.logs.String(), "Unhandled Promise Rejection") {
+			t.Errorf("logs:\n%s", f.logs.String())
+		}
+		if resp := f.invoke(`{}`); string(resp.Payload) != `"answered"` || resp.InitDuration == 0 {
+			t.Fatalf("after the crash: %s (init %v)", resp.Payload, resp.InitDuration)
 		}
 	})
 	t.Run("Logs", func(t *testing.T) {

@@ -260,15 +260,18 @@ function invoke(handler, event, headers) {
 }
 
 let inFlight = undefined; // the request id being handled, for crash reports
+let initialized = false; // the handler has loaded: later crashes are not init errors
 
 async function crash(doc, code) {
   console.error(doc.errorType === "Runtime.UnhandledPromiseRejection" ? "Unhandled Promise Rejection" : "Uncaught Exception", JSON.stringify(doc));
   try {
     if (inFlight) {
       await postError(`/invocation/${inFlight}/error`, doc);
-    } else {
+    } else if (!initialized) {
       await postError("/init/error", doc);
     }
+    // Between invocations there is nothing to fail (and the connection is
+    // busy waiting for the next event): the process just ends, as on Lambda.
   } finally {
     process.exit(code);
   }
@@ -296,6 +299,7 @@ async function main() {
     await postError("/init/error", doc);
     process.exit(129);
   }
+  initialized = true;
   for (;;) {
     const next = await request("GET", "/invocation/next");
     if (next.status !== 200) {
