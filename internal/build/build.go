@@ -87,6 +87,9 @@ type Spec struct {
 	// Layers are the function's local layers, built by BuildLayer, in the
 	// order the template lists them (later layers win, as in /opt).
 	Layers []*Layer
+	// InlineCode is the source of a Node.js or Python function given in the
+	// template (SAM InlineCode, Code.ZipFile); CodePath is then "".
+	InlineCode string
 }
 
 // Artifact is a runnable function: the directory that becomes LAMBDA_TASK_ROOT
@@ -121,11 +124,21 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Artifact, error) {
 }
 
 func (b *Builder) build(ctx context.Context, spec Spec) (*Artifact, error) {
+	if want, ok := toolchain.ParseRuntime(spec.Runtime); ok {
+		if spec.CodePath == "" && spec.InlineCode != "" {
+			dir, err := b.inlineCode(spec, want)
+			if err != nil {
+				return nil, err
+			}
+			spec.CodePath = dir
+		}
+		if spec.CodePath == "" {
+			return nil, errors.New("the function has no local code (CodeUri, Code or InlineCode)")
+		}
+		return b.interpreted(ctx, spec, want)
+	}
 	if spec.CodePath == "" {
 		return nil, errors.New("the function has no local code (CodeUri or Code)")
-	}
-	if want, ok := toolchain.ParseRuntime(spec.Runtime); ok {
-		return b.interpreted(ctx, spec, want)
 	}
 	switch spec.BuildMethod {
 	case "", "go1.x":

@@ -283,3 +283,19 @@ func writeWheel(t *testing.T, path string, files map[string]string) {
 		t.Fatal(err)
 	}
 }
+
+func TestInlineCode(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "nodejs20.x")
+	requireInterpreter(t, b, "python3.11")
+	node := startFunction(t, b, Spec{Name: "inline-node", Runtime: "nodejs20.x", Handler: "index.handler",
+		InlineCode: "exports.handler = async (e) => 'inline ' + e.x;\n"})
+	if got := string(node.invoke(`{"x":"node"}`).Payload); got != `"inline node"` {
+		t.Errorf("node: %s", got)
+	}
+	py := startFunction(t, b, Spec{Name: "inline-py", Runtime: "python3.11", Handler: "index.handler",
+		InlineCode: "def handler(e, c):\n    return 'inline ' + e['x']\n"})
+	if got := string(py.invoke(`{"x":"python"}`).Payload); got != `"inline python"` {
+		t.Errorf("python: %s", got)
+	}
+}

@@ -273,3 +273,29 @@ func shortKey(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// inlineCode writes a function's InlineCode into the cache as the file its
+// handler names (index.handler → index.js or index.py, as Lambda names the
+// file of Code.ZipFile) and returns the directory.
+func (b *Builder) inlineCode(spec Spec, want toolchain.Want) (string, error) {
+	module, _, ok := strings.Cut(filepath.Base(spec.Handler), ".")
+	if !ok || module == "" {
+		return "", fmt.Errorf("handler %q: want file.function for InlineCode", spec.Handler)
+	}
+	name := module + ".py"
+	if want.Language == toolchain.Node {
+		name = module + ".js"
+	}
+	key := shortKey("aloft inline v1", name, spec.InlineCode)
+	out := filepath.Join(b.cfg.CacheDir, "inline", key)
+	if exists(out) {
+		return out, nil
+	}
+	err := stage(out, func(tmp string) error {
+		return os.WriteFile(filepath.Join(tmp, name), []byte(spec.InlineCode), 0o644)
+	})
+	if err != nil {
+		return "", fmt.Errorf("inline code: %w", err)
+	}
+	return out, nil
+}

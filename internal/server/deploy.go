@@ -110,7 +110,7 @@ func (s *Server) deployFunction(ctx context.Context, stack *template.Stack, fn t
 	}
 	art, err = s.builder.Build(ctx, build.Spec{
 		Name: fn.Name, Runtime: fn.Runtime, Handler: fn.Handler, CodePath: fn.CodePath, BuildMethod: fn.BuildMethod,
-		BuildProperties: fn.BuildProperties, Layers: layers,
+		BuildProperties: fn.BuildProperties, Layers: layers, InlineCode: fn.InlineCode,
 	})
 	if err != nil {
 		return nil, nil, nil, err

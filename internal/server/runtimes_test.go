@@ -13,7 +13,7 @@ import (
 
 // TestLayerSharedByNodeAndPython deploys a template whose Node.js and Python
 // functions share a local layer; the Node.js one also names a layer by an
-// ARN, which is skipped with a warning.
+// ARN, which is skipped with a warning. A third function is InlineCode.
 func TestLayerSharedByNodeAndPython(t *testing.T) {
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -56,6 +56,7 @@ func TestLayerSharedByNodeAndPython(t *testing.T) {
 	for fn, want := range map[string]string{
 		"NodeFn":   `"hello node from the shared layer"`,
 		"PythonFn": `"hello template from the shared layer"`,
+		"InlineFn": `"inline"`,
 	} {
 		out, err := n.invoke(t, fn, map[string]string{})
 		if err != nil {
