@@ -74,7 +74,7 @@ func pipInstall(ctx context.Context, python, reqs, dir string) error {
 	check := exec.CommandContext(ctx, python, "-m", "pip", "--version")
 	if out, err := check.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s needs pip to install its requirements, and %s has none (%s): %w",
-			reqs, python, lastLineOf(string(out)), ErrNoPip)
+			reqs, python, strings.TrimSpace(string(out)), ErrNoPip)
 	}
 	cmd := exec.CommandContext(ctx, python, "-m", "pip", "install",
 		"--disable-pip-version-check", "--no-input", "--no-warn-script-location", "--quiet",
@@ -86,9 +86,4 @@ func pipInstall(ctx context.Context, python, reqs, dir string) error {
 		return fmt.Errorf("pip install -r %s: %w\n%s", reqs, err, strings.TrimSpace(output.String()))
 	}
 	return nil
-}
-
-func lastLineOf(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

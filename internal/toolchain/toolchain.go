@@ -123,6 +123,7 @@ type Want struct {
 	Major, Minor int // Minor only for Python
 }
 
+// String renders "Node.js 22" or "Python 3.12".
 func (w Want) String() string {
 	if w.Language == Node {
 		return fmt.Sprintf("Node.js %d", w.Major)
