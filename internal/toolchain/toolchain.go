@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,8 +52,14 @@ type Config struct {
 	CacheDir string
 	// NPM is the npm command used to fetch Node binary packages; "" means
 	// `npm` found in SearchPath. It uses the user's npm configuration
-	// (registry, proxy), as any npm install would.
+	// (registry, proxy), as any npm install would. Without npm, the
+	// registry's HTTP API is used directly.
 	NPM string
+	// Registry is the npm registry used when there is no npm; "" means
+	// DefaultRegistry.
+	Registry string
+	// HTTPClient fetches from Registry; nil means http.DefaultClient.
+	HTTPClient *http.Client
 	// Offline disables downloads; cached managed copies are still used.
 	Offline bool
 	// Progress receives a line when a managed copy is being fetched; nil
