@@ -74,7 +74,9 @@ func (f *Finder) managedNode(ctx context.Context, major int) (*Interpreter, erro
 		return nil, fmt.Errorf("%s@%s does not run here: %w", pkg, version, err)
 	}
 	dest := filepath.Join(root, "v"+version)
-	if err := os.Rename(staged, dest); err != nil {
+	if err := os.Rename(staged, dest); err != nil && !isExecutable(filepath.Join(dest, "bin", "node")) {
+		// Another process sharing the cache may have stored the same release
+		// first; only a missing result is an error.
 		return nil, fmt.Errorf("store %s@%s: %w", pkg, version, err)
 	}
 	in := Interpreter{Language: Node, Version: got, Path: filepath.Join(dest, "bin", "node"), Managed: true}
