@@ -320,18 +320,40 @@ func (f *Finder) discover() ([]Interpreter, error) {
 		}
 	}
 	seen := map[string]bool{}
-	var out []Interpreter
+	var unique []cand
 	for _, c := range cands {
 		real, err := filepath.EvalSymlinks(c.path)
 		if err != nil || seen[real] || !isExecutable(real) || isScript(real) {
 			continue
 		}
 		seen[real] = true
-		version, err := askVersion(c.lang, real)
-		if err != nil {
-			continue // not runnable here (wrong architecture, broken install)
+		c.path = real
+		unique = append(unique, c)
+	}
+	// Ask every binary for its version, a few at a time: a machine with a
+	// dozen pyenv versions would otherwise wait for each start in turn.
+	found := make([]*Interpreter, len(unique))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, c := range unique {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			version, err := askVersion(c.lang, c.path)
+			if err != nil {
+				return // not runnable here (wrong architecture, broken install)
+			}
+			found[i] = &Interpreter{Language: c.lang, Version: version, Path: c.path, Managed: c.managed}
+		}()
+	}
+	wg.Wait()
+	var out []Interpreter
+	for _, in := range found {
+		if in != nil {
+			out = append(out, *in)
 		}
-		out = append(out, Interpreter{Language: c.lang, Version: version, Path: real, Managed: c.managed})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Language != out[j].Language {
