@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -28,8 +29,17 @@ type esbuildProps struct {
 }
 
 // esbuildVersion is part of the cache key: a new esbuild may bundle
-// differently.
-const esbuildVersion = "esbuild-go v0.28.2"
+// differently. It is the module version linked into this binary.
+func esbuildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/evanw/esbuild" {
+				return dep.Path + "@" + dep.Version + " " + dep.Sum
+			}
+		}
+	}
+	return "github.com/evanw/esbuild (unknown version)"
+}
 
 // esbuild bundles the function with esbuild's Go API, in process, as `sam
 // build` does with BuildMethod esbuild: each entry point becomes a bundled .js
@@ -54,7 +64,7 @@ func (b *Builder) esbuild(ctx context.Context, spec Spec, codeDir string, sel *t
 		}
 	}
 	propsJSON, _ := json.Marshal(props)
-	key := shortKey("aloft esbuild v1", esbuildVersion, srcSum, modules, string(propsJSON), sel.LambdaVersion())
+	key := shortKey("aloft esbuild v1", esbuildVersion(), srcSum, modules, string(propsJSON), sel.LambdaVersion())
 	out := filepath.Join(b.cfg.CacheDir, "esbuild", key)
 	cached := exists(out)
 	if !cached {
