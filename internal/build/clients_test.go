@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -349,6 +350,9 @@ def handler(event, context):
         "log_stream_name": context.log_stream_name,
         "remaining": context.get_remaining_time_in_millis(),
         "exec_env": os.environ.get("AWS_EXECUTION_ENV"),
+        "custom": context.client_context.custom if context.client_context else None,
+        "app_title": context.client_context.client.app_title if context.client_context else None,
+        "identity_id": context.identity.cognito_identity_id,
     }
 
 def fails(event, context):
@@ -366,11 +370,24 @@ def not_json(event, context):
 	}
 	t.Run("Context", func(t *testing.T) {
 		f := startFunction(t, b, spec("app.handler"))
-		resp := f.invoke(`{"x":1}`)
+		clientContext := base64.StdEncoding.EncodeToString([]byte(`{"client":{"app_title":"app"},"custom":{"k":"v"},"env":{}}`))
+		resp, err := f.pool.Invoke(context.Background(), &runtime.Request{
+			Payload: []byte(`{"x":1}`), ClientContext: clientContext,
+			CognitoIdentity: `{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}`,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if resp.FunctionError != "" {
 			t.Fatalf("%s\n%s", resp.Payload, f.logs.String())
 		}
 		m := decode(t, resp)
+		if m["app_title"] != "app" || m["identity_id"] != "id-1" {
+			t.Errorf("client context / identity: %s", resp.Payload)
+		}
+		if c, _ := m["custom"].(map[string]any); c["k"] != "v" {
+			t.Errorf("custom: %v", m["custom"])
+		}
 		want := map[string]any{
 			"aws_request_id": resp.RequestID, "function_name": "py-app.handler", "function_version": "$LATEST",
 			"invoked_function_arn": "arn:aws:lambda:us-east-1:000000000000:function:py-app.handler",

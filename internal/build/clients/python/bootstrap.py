@@ -22,7 +22,7 @@ API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
 
 
-class Client:
+class RuntimeAPI:
     """One keep-alive HTTP/1.1 connection to the Runtime API.
 
     A few lines over a socket rather than http.client, whose import (the email
@@ -123,14 +123,54 @@ class LambdaContext:
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
         self._deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
-        self.client_context = _json_or_none(headers.get("Lambda-Runtime-Client-Context"))
-        self.identity = _json_or_none(headers.get("Lambda-Runtime-Cognito-Identity"))
+        self.client_context = _client_context(_json_or_none(headers.get("Lambda-Runtime-Client-Context")))
+        self.identity = _cognito_identity(_json_or_none(headers.get("Lambda-Runtime-Cognito-Identity")))
 
     def get_remaining_time_in_millis(self):
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
     def __repr__(self):
         return "LambdaContext([aws_request_id={},function_name={}])".format(self.aws_request_id, self.function_name)
+
+
+class _Attrs:
+    """A plain object with the attributes it is given."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def __repr__(self):
+        return "{}({})".format(type(self).__name__, self.__dict__)
+
+
+class Client(_Attrs):
+    pass
+
+
+class ClientContext(_Attrs):
+    pass
+
+
+class CognitoIdentity(_Attrs):
+    pass
+
+
+def _client_context(doc):
+    """Lambda's context.client_context: client, custom and env attributes."""
+    if not isinstance(doc, dict):
+        return None
+    c = doc.get("client") or {}
+    client = Client(installation_id=c.get("installation_id"), app_title=c.get("app_title"),
+                    app_version_name=c.get("app_version_name"), app_version_code=c.get("app_version_code"),
+                    app_package_name=c.get("app_package_name")) if c else None
+    return ClientContext(client=client, custom=doc.get("custom"), env=doc.get("env"))
+
+
+def _cognito_identity(doc):
+    """Lambda's context.identity: always present, fields None when unset."""
+    doc = doc if isinstance(doc, dict) else {}
+    return CognitoIdentity(cognito_identity_id=doc.get("cognitoIdentityId"),
+                           cognito_identity_pool_id=doc.get("cognitoIdentityPoolId"))
 
 
 def _json_or_none(value):
@@ -206,7 +246,7 @@ def log_error(doc):
 
 def main():
     setup_logging()
-    client = Client(API)
+    client = RuntimeAPI(API)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     if task_root not in sys.path:
         sys.path.insert(0, task_root)
