@@ -164,11 +164,16 @@ func TestLayerSharedByNodeAndPython(t *testing.T) {
 	}
 	code := writeFiles(t, map[string]string{
 		"index.js": "exports.handler = async () => [require('shared').answer(), require('versioned')];\n",
+		"esm.mjs":  "import shared from 'shared';\nimport versioned from 'versioned';\nexport const handler = async () => [shared.answer(), versioned];\n",
 		"app.py":   "import shared, sitepkg\n\ndef handler(e, c):\n    return [shared.answer(), sitepkg.VALUE]\n",
 	})
 	node := startFunction(t, b, Spec{Name: "node-layer", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code, Layers: []*Layer{layer}})
 	if got := string(node.invoke(`{}`).Payload); got != `["node layer","node20 dir"]` {
 		t.Fatalf("node: %s\n%s", got, node.logs.String())
+	}
+	esm := startFunction(t, b, Spec{Name: "esm-layer", Runtime: "nodejs20.x", Handler: "esm.handler", CodePath: code, Layers: []*Layer{layer}})
+	if got := string(esm.invoke(`{}`).Payload); got != `["node layer","node20 dir"]` {
+		t.Fatalf("node ES module: %s\n%s", got, esm.logs.String())
 	}
 	py := startFunction(t, b, Spec{Name: "py-layer", Runtime: "python3.11", Handler: "app.handler", CodePath: code, Layers: []*Layer{layer}})
 	if got := string(py.invoke(`{}`).Payload); got != `["python layer", "site-packages"]` {

@@ -16,7 +16,7 @@ import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
 import util from "node:util";
-import { createRequire } from "node:module";
+import { createRequire, register } from "node:module";
 import { pathToFileURL } from "node:url";
 
 const API = process.env.AWS_LAMBDA_RUNTIME_API;
@@ -112,6 +112,34 @@ function isESM(file) {
   }
 }
 
+// resolveFromLayers lets ES modules import packages from the layers'
+// node_modules directories, as Lambda's Node.js 18+ runtimes allow: ES module
+// resolution ignores NODE_PATH, so a resolve hook retries a bare specifier
+// that was not found from each NODE_PATH directory. Registered only for ES
+// module handlers of functions with layers (the hook runs on a loader thread,
+// which costs start-up time).
+function resolveFromLayers(root) {
+  const dirs = (process.env.NODE_PATH || "").split(":").filter((d) => d && d !== root && fs.existsSync(d));
+  if (dirs.length === 0 || typeof register !== "function") return;
+  const parents = dirs.map((d) => pathToFileURL(path.join(d, "index.mjs")).href);
+  const hook = `
+const parents = ${JSON.stringify(parents)};
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (err) {
+    if (err?.code !== "ERR_MODULE_NOT_FOUND" || /^(\\.|\\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(specifier)) throw err;
+    for (const parentURL of parents) {
+      try {
+        return await next(specifier, { ...context, parentURL });
+      } catch {}
+    }
+    throw err;
+  }
+}`;
+  register("data:text/javascript," + encodeURIComponent(hook));
+}
+
 async function loadHandler(root, handlerString) {
   const base = path.basename(handlerString);
   const dot = base.indexOf(".");
@@ -125,6 +153,7 @@ async function loadHandler(root, handlerString) {
   let mod;
   try {
     if (isESM(file)) {
+      resolveFromLayers(root);
       mod = await import(pathToFileURL(file).href);
     } else {
       mod = createRequire(file)(file);
