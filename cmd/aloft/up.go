@@ -84,6 +84,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 	cfg.NATSURL = f.nats
 	cfg.Region, cfg.AccountID = stack.Region, stack.AccountID
 	cfg.Logs = out
+	cfg.Toolchains = toolchainConfig(dataDir)
 	if creds, err := credentialsFromEnv(); err != nil {
 		return err
 	} else if creds != nil {
@@ -127,6 +128,8 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 		state := "ready"
 		if fn.Err != nil {
 			state = "cannot run: " + fn.Err.Error()
+		} else if fn.Interpreter != "" {
+			state = "ready on " + fn.Interpreter
 		}
 		fmt.Fprintf(out, "aloft: function %s (%s): %s\n", fn.Name, fn.Runtime, state)
 	}
