@@ -162,7 +162,8 @@ func TestHelloExample(t *testing.T) {
 	aws := debianAWSCLI(t)
 	bin := aloftBinary(t)
 	env := baseEnv(t)
-	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"))
+	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"),
+		"--parameter-overrides", "Greeting=Howdy")
 	if up.endpoint == "" || up.keyID == "" {
 		t.Fatalf("endpoint or credentials not printed:\n%s", up.output)
 	}
@@ -171,7 +172,7 @@ func TestHelloExample(t *testing.T) {
 	}
 
 	out, err := runCmd(env, bin, "invoke", "Hello", "--payload", `{"name":"x"}`, "--endpoint", up.endpoint)
-	if err != nil || !strings.Contains(out, `"message":"Hello, x!"`) {
+	if err != nil || !strings.Contains(out, `"message":"Howdy, x!"`) {
 		t.Fatalf("aloft invoke: %v\n%s", err, out)
 	}
 
@@ -195,7 +196,7 @@ func TestHelloExample(t *testing.T) {
 			t.Fatalf("%s: aws lambda invoke printed %s", variant.name, out)
 		}
 		body, _ := os.ReadFile(outFile)
-		if !strings.Contains(string(body), `"message":"Hello, cli!"`) {
+		if !strings.Contains(string(body), `"message":"Howdy, cli!"`) {
 			t.Fatalf("%s: response %s", variant.name, body)
 		}
 	}

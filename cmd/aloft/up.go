@@ -40,12 +40,12 @@ TEMPLATE defaults to template.yaml in the current directory. The AWS endpoint
 --data, by default .aloft/ beside the template. Credentials are generated on
 first start and printed; ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY replace them.
 "aloft: ready" is printed once everything serves; SIGINT or SIGTERM shuts down.`,
-		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "template.yaml"
-			if len(args) == 1 {
-				path = args[0]
+			path, extra, err := splitTemplateArg(args)
+			if err != nil {
+				return err
 			}
+			f.parameters = append(f.parameters, extra...)
 			return runUp(cmd.Context(), cmd.OutOrStdout(), path, f)
 		},
 	}
@@ -85,6 +85,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 	cfg.NATSURL = f.nats
 	cfg.Region, cfg.AccountID = stack.Region, stack.AccountID
 	cfg.Logs = out
+	cfg.Toolchains = toolchainConfig(dataDir)
 	if creds, err := credentialsFromEnv(); err != nil {
 		return err
 	} else if creds != nil {
@@ -129,6 +130,8 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 		state := "ready"
 		if fn.Err != nil {
 			state = "cannot run: " + fn.Err.Error()
+		} else if fn.Interpreter != "" {
+			state = "ready on " + fn.Interpreter
 		}
 		fmt.Fprintf(out, "aloft: function %s (%s): %s\n", fn.Name, fn.Runtime, state)
 	}
@@ -142,6 +145,26 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 			fmt.Fprintf(out, "  - %s\n", w)
 		}
 	}
+}
+
+// splitTemplateArg separates the template path from Key=Value arguments, so that
+// `--parameter-overrides A=1 B=2` works unquoted as the SAM CLI's does (the flag
+// takes A=1; B=2 arrives as an argument).
+func splitTemplateArg(args []string) (path string, params []string, err error) {
+	for _, a := range args {
+		if strings.Contains(a, "=") {
+			params = append(params, a)
+			continue
+		}
+		if path != "" {
+			return "", nil, fmt.Errorf("one template at a time: got %q and %q", path, a)
+		}
+		path = a
+	}
+	if path == "" {
+		path = "template.yaml"
+	}
+	return path, params, nil
 }
 
 // parseParameterOverrides accepts both forms the SAM CLI accepts:

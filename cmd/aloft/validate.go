@@ -13,13 +13,12 @@ func newValidateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate [TEMPLATE]",
 		Short: "Check a template and list what aloft would run",
-		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "template.yaml"
-			if len(args) == 1 {
-				path = args[0]
+			path, extra, err := splitTemplateArg(args)
+			if err != nil {
+				return err
 			}
-			params, err := parseParameterOverrides(parameters)
+			params, err := parseParameterOverrides(append(parameters, extra...))
 			if err != nil {
 				return err
 			}

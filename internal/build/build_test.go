@@ -122,7 +122,7 @@ func TestPrebuiltAndZip(t *testing.T) {
 func TestUnsupported(t *testing.T) {
 	b, _ := New(Config{CacheDir: t.TempDir()})
 	for _, spec := range []Spec{
-		{Name: "Node", Runtime: "nodejs22.x", CodePath: t.TempDir()},
+		{Name: "Java", Runtime: "java21", CodePath: t.TempDir()},
 		{Name: "Make", Runtime: "provided.al2023", BuildMethod: "makefile", CodePath: t.TempDir()},
 	} {
 		if _, err := b.Build(context.Background(), spec); !errors.Is(err, ErrUnsupported) {

@@ -220,6 +220,11 @@ func (i *instance) handleInitError(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	i.state = stateInitError
+	// Take the invocation now: once the runtime has its answer it may exit at
+	// once, and watch must not fail the invocation with Runtime.ExitError
+	// first.
+	inv := i.cur
+	i.cur = nil
 	i.mu.Unlock()
 
 	body, _, err := readLimited(r.Body, i.pool.maxResponse)
@@ -236,10 +241,6 @@ func (i *instance) handleInitError(w http.ResponseWriter, r *http.Request) {
 		f.Flush() // before the kill below can close the connection
 	}
 
-	i.mu.Lock()
-	inv := i.cur
-	i.cur = nil
-	i.mu.Unlock()
 	i.kill()
 	if inv != nil {
 		i.finish(inv, outcome{kind: outcomeInitError, errorType: errType, payload: payload}, false)

@@ -29,8 +29,11 @@ type Deployment struct {
 // DeployedFunction is one function of a deployed stack.
 type DeployedFunction struct {
 	Name, LogicalID, Runtime string
-	Cached                   bool  // its build came from the cache
-	Err                      error // why it cannot run, or nil
+	// Interpreter is what runs it, for Node.js and Python functions
+	// ("Node.js 20.20.2 (/usr/bin/node)"); "" for native bootstraps.
+	Interpreter string
+	Cached      bool  // its build came from the cache
+	Err         error // why it cannot run, or nil
 }
 
 // Deploy builds every function of stack, starts a pool for each and makes them
@@ -45,7 +48,11 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	if err := s.storeStack(ctx, stack); err != nil {
 		return nil, err
 	}
-	dep := &Deployment{}
+	layers, layerWarnings, err := s.buildLayers(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	dep := &Deployment{Warnings: layerWarnings}
 	set := make(map[string]*lambdaapi.Function, len(fns))
 	var pools []closer
 	fail := func(err error) (*Deployment, error) {
@@ -56,7 +63,9 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	}
 	for _, fn := range fns {
 		d := DeployedFunction{Name: fn.Name, LogicalID: fn.LogicalID, Runtime: fn.Runtime}
-		f, pool, cached, err := s.deployFunction(ctx, stack, fn)
+		fnLayers, warnings := functionLayers(fn, layers)
+		dep.Warnings = append(dep.Warnings, warnings...)
+		f, pool, art, err := s.deployFunction(ctx, stack, fn, fnLayers)
 		switch {
 		case errors.Is(err, build.ErrUnsupported):
 			d.Err = err
@@ -66,7 +75,8 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 		case err != nil:
 			return fail(err)
 		default:
-			d.Cached = cached
+			d.Cached, d.Interpreter = art.Cached, art.Runtime
+			dep.Warnings = append(dep.Warnings, art.Warnings...)
 			if pool != nil {
 				pools = append(pools, pool)
 			}
@@ -95,22 +105,23 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 
 // deployFunction builds fn and starts its pool. The pool is nil for a function
 // that needs none (ReservedConcurrentExecutions 0).
-func (s *Server) deployFunction(ctx context.Context, stack *template.Stack, fn template.Function) (f *lambdaapi.Function, pool *runtime.Pool, cached bool, err error) {
+func (s *Server) deployFunction(ctx context.Context, stack *template.Stack, fn template.Function, layers []*build.Layer) (f *lambdaapi.Function, pool *runtime.Pool, art *build.Artifact, err error) {
 	if fn.PackageType == "Image" {
-		return nil, nil, false, fmt.Errorf("function %s: PackageType Image is %w", fn.Name, build.ErrUnsupported)
+		return nil, nil, nil, fmt.Errorf("function %s: PackageType Image is %w", fn.Name, build.ErrUnsupported)
 	}
-	art, err := s.builder.Build(ctx, build.Spec{
+	art, err = s.builder.Build(ctx, build.Spec{
 		Name: fn.Name, Runtime: fn.Runtime, Handler: fn.Handler, CodePath: fn.CodePath, BuildMethod: fn.BuildMethod,
+		BuildProperties: fn.BuildProperties, Layers: layers, InlineCode: fn.InlineCode,
 	})
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, nil, err
 	}
 	f = s.functionModel(stack, fn, art)
 	maxConc := s.cfg.DefaultConcurrency
 	if fn.ReservedConcurrency != nil {
 		if *fn.ReservedConcurrency == 0 {
 			f.Invoker = throttled{}
-			return f, nil, art.Cached, nil
+			return f, nil, art, nil
 		}
 		maxConc = *fn.ReservedConcurrency
 	}
@@ -120,25 +131,29 @@ func (s *Server) deployFunction(ctx context.Context, stack *template.Stack, fn t
 			Runtime: fn.Runtime, Handler: fn.Handler,
 			Command: art.Command, TaskRoot: art.TaskRoot,
 			MemoryMB: fn.MemorySize, Timeout: time.Duration(fn.Timeout) * time.Second,
-			Env: s.functionEnv(fn),
+			Env: s.functionEnv(fn, art.Env),
 		},
 		MaxConcurrency: maxConc,
 		Logs:           s.logs.prefixed(fn.Name),
 	})
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("function %s: %w", fn.Name, err)
+		return nil, nil, nil, fmt.Errorf("function %s: %w", fn.Name, err)
 	}
 	f.Invoker = pool
-	return f, pool, art.Cached, nil
+	return f, pool, art, nil
 }
 
 // functionEnv is what aloft adds to a function's environment: the template's
 // variables, then credentials and the endpoint so that AWS SDKs in the function
 // reach this node. The host's AWS_CA_BUNDLE and friends are deliberately not
 // passed: the endpoint is plain HTTP on loopback, and a host path would not
-// exist inside a sandbox.
-func (s *Server) functionEnv(fn template.Function) map[string]string {
-	env := make(map[string]string, len(fn.Environment)+6)
+// exist inside a sandbox. The build's variables (NODE_PATH, PYTHONPATH) come
+// first, so the template can override them as on Lambda.
+func (s *Server) functionEnv(fn template.Function, buildEnv map[string]string) map[string]string {
+	env := make(map[string]string, len(fn.Environment)+len(buildEnv)+6)
+	for k, v := range buildEnv {
+		env[k] = v
+	}
 	for k, v := range fn.Environment {
 		env[k] = v
 	}

@@ -9,14 +9,14 @@ import (
 	"testing"
 )
 
-// TestGatewayNode sends API Gateway's events to Node.js handlers. It needs
-// the Node.js runtimes (internal/build, the runtimes branch): until they are
-// on this branch the functions deploy as "cannot run" and the test skips.
+// TestGatewayNode sends API Gateway's events to Node.js handlers (ES module,
+// nodejs20.x). Where no Node.js can be found or fetched the functions deploy
+// as "cannot run" and the test skips, naming why.
 func TestGatewayNode(t *testing.T) {
 	n := startHTTPNode(t, "testdata/http/node.yaml", nil)
 	for _, f := range n.dep.Functions {
 		if f.Err != nil {
-			t.Skipf("Node.js functions cannot run on this branch yet: %v", f.Err)
+			t.Skipf("Node.js functions cannot run here: %v", f.Err)
 		}
 	}
 	raw := func(t *testing.T, method, path string, body []byte, header map[string]string) map[string]any {

@@ -24,6 +24,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/backbone"
 	"github.com/aloft-dev/aloft/internal/build"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
+	"github.com/aloft-dev/aloft/internal/toolchain"
 )
 
 // Config configures a Server. Zero values are documented per field;
@@ -56,6 +57,10 @@ type Config struct {
 	// Logs receives build progress and every function's log lines, each prefixed
 	// with the function's name; nil discards them.
 	Logs io.Writer
+	// Toolchains says where to find Node.js and Python interpreters; its
+	// CacheDir "" means DataDir/toolchains (managed Node.js copies), its
+	// Progress nil means Logs.
+	Toolchains toolchain.Config
 }
 
 // DefaultConfig returns the configuration `aloft up` starts from for a data
@@ -117,7 +122,16 @@ func New(cfg Config) (*Server, error) {
 		cfg.BuildCacheDir = filepath.Join(cfg.DataDir, "build")
 	}
 	logs := &lineWriter{w: cfg.Logs}
-	builder, err := build.New(build.Config{CacheDir: cfg.BuildCacheDir, Progress: logs.prefixed("build")})
+	if cfg.Toolchains.CacheDir == "" {
+		cfg.Toolchains.CacheDir = filepath.Join(cfg.DataDir, "toolchains")
+	}
+	if cfg.Toolchains.Progress == nil {
+		cfg.Toolchains.Progress = logs.prefixed("toolchain")
+	}
+	builder, err := build.New(build.Config{
+		CacheDir: cfg.BuildCacheDir, Progress: logs.prefixed("build"),
+		Toolchains: toolchain.New(cfg.Toolchains),
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -340,11 +340,11 @@ func TestInvokeLimitsAndErrors(t *testing.T) {
 	})
 
 	t.Run("unsupported runtime answers NotImplemented", func(t *testing.T) {
-		_, err := n.invoke(t, "Node", map[string]string{})
-		if code := apiErrorCode(err); code != "NotImplemented" || !strings.Contains(err.Error(), "nodejs22.x") {
+		_, err := n.invoke(t, "Java", map[string]string{})
+		if code := apiErrorCode(err); code != "NotImplemented" || !strings.Contains(err.Error(), "java21") {
 			t.Fatalf("got %v", err)
 		}
-		if len(n.dep.Warnings) != 1 || !strings.Contains(n.dep.Warnings[0], "nodejs22.x") {
+		if len(n.dep.Warnings) != 1 || !strings.Contains(n.dep.Warnings[0], "java21") {
 			t.Fatalf("deploy warnings %q", n.dep.Warnings)
 		}
 	})
@@ -429,7 +429,7 @@ func TestFunctionManagement(t *testing.T) {
 			names = append(names, aws.ToString(f.FunctionName))
 		}
 	}
-	want := "BadInit Capped Disabled Echo Node Slow custom-name"
+	want := "BadInit Capped Disabled Echo Java Slow custom-name"
 	if strings.Join(names, " ") != want {
 		t.Fatalf("ListFunctions: %v, want %s", names, want)
 	}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParameterOverrides(t *testing.T) {
+	cases := []struct {
+		name       string
+		args       []string
+		flags      []string
+		wantPath   string
+		wantParams map[string]string
+	}{
+		{"defaults", nil, nil, "template.yaml", map[string]string{}},
+		{"unquoted list after the flag", []string{"t.yaml", "B=2", "C=x=y"}, []string{"A=1"}, "t.yaml", map[string]string{"A": "1", "B": "2", "C": "x=y"}},
+		{"quoted list", []string{"t.yaml"}, []string{"A=1 B=2"}, "t.yaml", map[string]string{"A": "1", "B": "2"}},
+		{"SAM long form", nil, []string{"ParameterKey=A,ParameterValue=1 ParameterKey=B,ParameterValue=two"}, "template.yaml", map[string]string{"A": "1", "B": "two"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path, extra, err := splitTemplateArg(c.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			params, err := parseParameterOverrides(append(c.flags, extra...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path != c.wantPath || !reflect.DeepEqual(params, c.wantParams) {
+				t.Fatalf("got %s %v, want %s %v", path, params, c.wantPath, c.wantParams)
+			}
+		})
+	}
+	if _, _, err := splitTemplateArg([]string{"a.yaml", "b.yaml"}); err == nil {
+		t.Fatal("two templates accepted")
+	}
+	if _, err := parseParameterOverrides([]string{"ParameterKey=A"}); err == nil {
+		t.Fatal("ParameterKey without ParameterValue accepted")
+	}
+}

@@ -1,0 +1,306 @@
+package build
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aloft-dev/aloft/internal/toolchain"
+)
+
+func TestTypeScriptWithEsbuild(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "nodejs20.x")
+	code := writeFiles(t, map[string]string{
+		"src/app.ts": `import { greet } from "./greet";
+import type { Context } from "./types";
+export const handler = async (event: { name?: string }, context: Context): Promise<{ message: string; id: string }> => {
+  return { message: greet(event.name ?? "world"), id: context.awsRequestId };
+};
+`,
+		"src/greet.ts": "export function greet(name: string): string { return `Hello, ${name}!`; }\n",
+		"src/types.ts": "export interface Context { awsRequestId: string }\n",
+	})
+	for _, format := range []string{"esm", "cjs"} {
+		t.Run(format, func(t *testing.T) {
+			spec := Spec{
+				Name: "ts-" + format, Runtime: "nodejs20.x", Handler: "app.handler", CodePath: code, BuildMethod: "esbuild",
+				BuildProperties: map[string]any{
+					"EntryPoints": []any{"src/app.ts"}, "Format": format, "Target": "es2020",
+					"Minify": true, "Sourcemap": true, "External": []any{"@aws-sdk/*"}, "Loader": []any{".png=file"},
+				},
+			}
+			f := startFunction(t, b, spec)
+			resp := f.invoke(`{"name":"ts"}`)
+			m := decode(t, resp)
+			if m["message"] != "Hello, ts!" || m["id"] != resp.RequestID {
+				t.Fatalf("payload %s\n%s", resp.Payload, f.logs.String())
+			}
+			if !exists(filepath.Join(f.art.TaskRoot, "app.js.map")) || f.art.Env["NODE_OPTIONS"] != "--enable-source-maps" {
+				t.Errorf("sourcemap: task root %s, env %v", f.art.TaskRoot, f.art.Env)
+			}
+			if len(f.art.Warnings) != 1 || !strings.Contains(f.art.Warnings[0], "BuildProperties.Loader") {
+				t.Errorf("warnings %q", f.art.Warnings)
+			}
+			again, err := b.Build(context.Background(), spec)
+			if err != nil || !again.Cached || again.TaskRoot != f.art.TaskRoot {
+				t.Errorf("second build: %v, cached %v", err, again != nil && again.Cached)
+			}
+		})
+	}
+	_, err := b.Build(context.Background(), Spec{Name: "bad", Runtime: "nodejs20.x", Handler: "app.handler", CodePath: writeFiles(t, map[string]string{"app.ts": "export const = ;"}), BuildMethod: "esbuild",
+		BuildProperties: map[string]any{"EntryPoints": []any{"app.ts"}}})
+	if err == nil || !strings.Contains(err.Error(), "esbuild") || !strings.Contains(err.Error(), "app.ts:1") {
+		t.Errorf("syntax error: %v", err)
+	}
+}
+
+// TestNpmDependencies installs a dependency from a local path (no registry
+// needed) and checks that an unchanged lockfile is not installed again.
+func TestNpmDependencies(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "nodejs20.x")
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm not installed")
+	}
+	dep := writeFiles(t, map[string]string{
+		"package.json": `{"name": "shout", "version": "1.0.0", "main": "index.js"}`,
+		"index.js":     "module.exports = (s) => s.toUpperCase() + '!';\n",
+	})
+	code := writeFiles(t, map[string]string{
+		"package.json": `{"name": "fn", "version": "1.0.0", "type": "module", "dependencies": {"shout": "file:` + dep + `"}}`,
+		"index.js":     "import shout from 'shout';\nexport const handler = async (e) => shout(e.word);\n",
+	})
+	spec := Spec{Name: "npm", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code}
+	f := startFunction(t, b, spec)
+	if got := string(f.invoke(`{"word":"hey"}`).Payload); got != `"HEY!"` {
+		t.Fatalf("payload %s\n%s", got, f.logs.String())
+	}
+	if exists(filepath.Join(code, "node_modules")) {
+		t.Error("the build wrote node_modules into the source directory")
+	}
+	again, err := b.Build(context.Background(), spec)
+	if err != nil || !again.Cached {
+		t.Fatalf("second build: %v cached=%v", err, again != nil && again.Cached)
+	}
+}
+
+func TestPythonRequirements(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "python3.11")
+	t.Run("EmptyNeedsNoPip", func(t *testing.T) {
+		code := writeFiles(t, map[string]string{
+			"requirements.txt": "# nothing needed\n\n",
+			"app.py":           "def handler(e, c):\n    return 'ok'\n",
+		})
+		f := startFunction(t, b, Spec{Name: "empty-reqs", Runtime: "python3.11", Handler: "app.handler", CodePath: code})
+		if got := string(f.invoke(`{}`).Payload); got != `"ok"` {
+			t.Fatalf("payload %s", got)
+		}
+	})
+	t.Run("LocalWheel", func(t *testing.T) {
+		// A requirement satisfied by a wheel beside the code installs offline.
+		code := writeFiles(t, map[string]string{
+			"requirements.txt": "--no-index\n--find-links ./wheels\ntiny==1.0\n",
+			"app.py":           "import tiny\n\ndef handler(e, c):\n    return tiny.word()\n",
+		})
+		writeWheel(t, filepath.Join(code, "wheels", "tiny-1.0-py3-none-any.whl"), map[string]string{
+			"tiny.py":                     "def word():\n    return 'tiny'\n",
+			"tiny-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tiny\nVersion: 1.0\n",
+			"tiny-1.0.dist-info/WHEEL":    "Wheel-Version: 1.0\nGenerator: aloft-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+			"tiny-1.0.dist-info/RECORD":   "",
+		})
+		spec := Spec{Name: "local-reqs", Runtime: "python3.11", Handler: "app.handler", CodePath: code}
+		art, err := b.Build(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exists(filepath.Join(art.TaskRoot, "tiny.py")) {
+			t.Fatalf("tiny not installed into %s", art.TaskRoot)
+		}
+		f := startFunction(t, b, spec)
+		if got := string(f.invoke(`{}`).Payload); got != `"tiny"` {
+			t.Fatalf("payload %s", got)
+		}
+	})
+	t.Run("UnavailableIsAClearError", func(t *testing.T) {
+		code := writeFiles(t, map[string]string{
+			"requirements.txt": "--no-index\naloft-no-such-package==1.0\n",
+			"app.py":           "def handler(e, c):\n    return 'ok'\n",
+		})
+		_, err := b.Build(context.Background(), Spec{Name: "bad-reqs", Runtime: "python3.11", Handler: "app.handler", CodePath: code})
+		if err == nil || !strings.Contains(err.Error(), "build bad-reqs: pip install -r") || !strings.Contains(err.Error(), "aloft-no-such-package") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("NoPip", func(t *testing.T) {
+		err := pipInstall(context.Background(), "/bin/false", "requirements.txt", t.TempDir())
+		if !errors.Is(err, ErrNoPip) || !strings.Contains(err.Error(), "needs pip") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+// TestLayerSharedByNodeAndPython builds one layer holding a Node.js module
+// and a Python module, and gives it to a function of each language.
+func TestLayerSharedByNodeAndPython(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "nodejs20.x")
+	requireInterpreter(t, b, "python3.11")
+	content := writeFiles(t, map[string]string{
+		"nodejs/node_modules/shared/index.js":            "exports.answer = () => 'node layer';\n",
+		"nodejs/node20/node_modules/versioned/index.js":  "module.exports = 'node20 dir';\n",
+		"python/shared.py":                               "def answer():\n    return 'python layer'\n",
+		"python/lib/python3.11/site-packages/sitepkg.py": "VALUE = 'site-packages'\n",
+	})
+	layer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "Shared", ContentPath: content})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := writeFiles(t, map[string]string{
+		"index.js": "exports.handler = async () => [require('shared').answer(), require('versioned')];\n",
+		"esm.mjs":  "import shared from 'shared';\nimport versioned from 'versioned';\nexport const handler = async () => [shared.answer(), versioned];\n",
+		"app.py":   "import shared, sitepkg\n\ndef handler(e, c):\n    return [shared.answer(), sitepkg.VALUE]\n",
+	})
+	node := startFunction(t, b, Spec{Name: "node-layer", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code, Layers: []*Layer{layer}})
+	if got := string(node.invoke(`{}`).Payload); got != `["node layer","node20 dir"]` {
+		t.Fatalf("node: %s\n%s", got, node.logs.String())
+	}
+	esm := startFunction(t, b, Spec{Name: "esm-layer", Runtime: "nodejs20.x", Handler: "esm.handler", CodePath: code, Layers: []*Layer{layer}})
+	if got := string(esm.invoke(`{}`).Payload); got != `["node layer","node20 dir"]` {
+		t.Fatalf("node ES module: %s\n%s", got, esm.logs.String())
+	}
+	py := startFunction(t, b, Spec{Name: "py-layer", Runtime: "python3.11", Handler: "app.handler", CodePath: code, Layers: []*Layer{layer}})
+	if got := string(py.invoke(`{}`).Payload); got != `["python layer", "site-packages"]` {
+		t.Fatalf("python: %s\n%s", got, py.logs.String())
+	}
+	if _, err := b.BuildLayer(context.Background(), LayerSpec{Name: "Made", ContentPath: content, BuildMethod: "makefile"}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("layer BuildMethod makefile: %v", err)
+	}
+}
+
+// TestLayerBuildMethods builds layers the way sam build does for a runtime
+// BuildMethod: Python sources go under python/, Node.js packages under
+// nodejs/ with their dependencies installed.
+func TestLayerBuildMethods(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "nodejs20.x")
+	requireInterpreter(t, b, "python3.11")
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm not installed")
+	}
+	pySrc := writeFiles(t, map[string]string{
+		"requirements.txt": "# nothing\n",
+		"helpers.py":       "def shout(s):\n    return s.upper()\n",
+	})
+	dep := writeFiles(t, map[string]string{
+		"package.json": `{"name": "exclaim", "version": "1.0.0", "main": "index.js"}`,
+		"index.js":     "module.exports = (s) => s + '!';\n",
+	})
+	nodeSrc := writeFiles(t, map[string]string{
+		"package.json": `{"name": "layer", "version": "1.0.0", "dependencies": {"exclaim": "file:` + dep + `"}}`,
+	})
+	pyLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "PyLayer", ContentPath: pySrc, BuildMethod: "python3.11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "NodeLayer", ContentPath: nodeSrc, BuildMethod: "nodejs20.x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := writeFiles(t, map[string]string{
+		"index.js": "exports.handler = async (e) => require('exclaim')(e.s);\n",
+		"app.py":   "import helpers\n\ndef handler(e, c):\n    return helpers.shout(e['s'])\n",
+	})
+	layers := []*Layer{pyLayer, nodeLayer}
+	node := startFunction(t, b, Spec{Name: "node-built-layer", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code, Layers: layers})
+	if got := string(node.invoke(`{"s":"hi"}`).Payload); got != `"hi!"` {
+		t.Fatalf("node: %s\n%s", got, node.logs.String())
+	}
+	py := startFunction(t, b, Spec{Name: "py-built-layer", Runtime: "python3.11", Handler: "app.handler", CodePath: code, Layers: layers})
+	if got := string(py.invoke(`{"s":"hi"}`).Payload); got != `"HI"` {
+		t.Fatalf("python: %s\n%s", got, py.logs.String())
+	}
+}
+
+// TestVersionMismatch runs a nodejs18.x function where only another Node.js
+// exists and downloads are off: it runs, with a warning naming both versions.
+func TestVersionMismatch(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node")
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(node, filepath.Join(bin, "node")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{CacheDir: t.TempDir(), Toolchains: toolchain.New(toolchain.Config{SearchPath: bin})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := b.cfg.Toolchains.Interpreters()
+	if len(host) != 1 || host[0].LambdaVersion() == "18" {
+		t.Skipf("host node is %v", host)
+	}
+	code := writeFiles(t, map[string]string{"index.js": "exports.handler = async () => process.version;\n"})
+	f := startFunction(t, b, Spec{Name: "Old", Runtime: "nodejs18.x", Handler: "index.handler", CodePath: code})
+	if len(f.art.Warnings) != 1 {
+		t.Fatalf("warnings %q", f.art.Warnings)
+	}
+	w := f.art.Warnings[0]
+	if !strings.Contains(w, "function Old: runtime nodejs18.x wants Node.js 18") || !strings.Contains(w, "running on Node.js "+host[0].Version) {
+		t.Errorf("warning %q", w)
+	}
+	if got := string(f.invoke(`{}`).Payload); got != `"v`+host[0].Version+`"` {
+		t.Errorf("ran on %s", got)
+	}
+}
+
+// writeWheel writes a minimal pure-Python wheel.
+func writeWheel(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(out)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInlineCode(t *testing.T) {
+	b := newBuilder(t)
+	requireInterpreter(t, b, "nodejs20.x")
+	requireInterpreter(t, b, "python3.11")
+	node := startFunction(t, b, Spec{Name: "inline-node", Runtime: "nodejs20.x", Handler: "index.handler",
+		InlineCode: "exports.handler = async (e) => 'inline ' + e.x;\n"})
+	if got := string(node.invoke(`{"x":"node"}`).Payload); got != `"inline node"` {
+		t.Errorf("node: %s", got)
+	}
+	py := startFunction(t, b, Spec{Name: "inline-py", Runtime: "python3.11", Handler: "index.handler",
+		InlineCode: "def handler(e, c):\n    return 'inline ' + e['x']\n"})
+	if got := string(py.invoke(`{"x":"python"}`).Payload); got != `"inline python"` {
+		t.Errorf("python: %s", got)
+	}
+}

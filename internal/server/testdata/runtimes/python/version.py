@@ -1,0 +1,5 @@
+import platform
+
+
+def handler(event, context):
+    return platform.python_version()
