@@ -80,6 +80,11 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 		dep.Functions = append(dep.Functions, d)
 	}
 	s.functions.replace(set)
+	warnings, err := s.deployEvents(ctx, stack, fns, set)
+	if err != nil {
+		return fail(err)
+	}
+	dep.Warnings = append(dep.Warnings, warnings...)
 	s.mu.Lock()
 	old := s.pools
 	s.pools = pools

@@ -53,6 +53,9 @@ type Config struct {
 	// Logs receives build progress and every function's log lines, each prefixed
 	// with the function's name; nil discards them.
 	Logs io.Writer
+	// RetryBackoff is the delay before an asynchronous invocation's retry n
+	// (n × RetryBackoff); 0 means 1 minute, as on Lambda.
+	RetryBackoff time.Duration
 }
 
 // DefaultConfig returns the configuration `aloft up` starts from for a data
@@ -75,6 +78,7 @@ type Server struct {
 	serveErr chan error
 
 	functions *registry
+	ev        *eventing // asynchronous invocations and queues (events.go)
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
@@ -140,13 +144,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.creds, err = s.loadCredentials(ctx); err != nil {
 		return s.abort(ctx, err)
 	}
-	lambda := lambdaapi.New(lambdaapi.Config{Region: s.cfg.Region, AccountID: s.cfg.AccountID, Functions: s.functions})
+	if err := s.startEvents(ctx); err != nil {
+		return s.abort(ctx, err)
+	}
+	lambda := lambdaapi.New(lambdaapi.Config{Region: s.cfg.Region, AccountID: s.cfg.AccountID, Functions: s.functions, Async: s.asyncInvoker()})
 	router, err := awsapi.NewRouter(awsapi.Config{
 		Credentials:     s.creds,
 		MaxBufferedBody: lambdaapi.MaxPayloadBytes,
-		Routes: []awsapi.Route{
+		Routes: append([]awsapi.Route{
 			{SigningName: "lambda", Service: lambda, Match: lambdaapi.IsLambdaRequest},
-		},
+		}, s.eventRoutes()...),
 	})
 	if err != nil {
 		return s.abort(ctx, err)
@@ -229,6 +236,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("server: endpoint: %w", err))
 		}
+	}
+	if err := s.shutdownEvents(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	s.mu.Lock()
 	pools := s.pools

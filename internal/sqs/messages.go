@@ -47,6 +47,10 @@ type SendInput struct {
 	// SystemAttributes (AWSTraceHeader) are accepted and ignored.
 	GroupID, DeduplicationID string
 	Sender                   string
+	// DedupeID, for aloft's own hand-offs (destinations, dead letters),
+	// makes a repeated send of the same record a no-op within 5 minutes,
+	// on standard queues too.
+	DedupeID string
 }
 
 // Sent is the outcome of a send.
@@ -104,6 +108,8 @@ func (s *Store) Send(ctx context.Context, q *Queue, in SendInput) (*Sent, error)
 		m.Header.Set(hdrGroup, in.GroupID)
 		m.Header.Set(hdrDedup, dedup)
 		m.Header.Set(nats.MsgIdHdr, dedup)
+	} else if in.DedupeID != "" {
+		m.Header.Set(nats.MsgIdHdr, in.DedupeID)
 	} else if in.GroupID != "" {
 		return nil, errInvalidValue("Value %s for parameter MessageGroupId is invalid. Reason: The request include parameter that is not valid for this queue type.", in.GroupID)
 	}

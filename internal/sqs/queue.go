@@ -39,9 +39,10 @@ type Config struct {
 	// Region and AccountID place queues in ARNs; "" means us-east-1 and
 	// 000000000000.
 	Region, AccountID string
-	// Endpoint is the base of queue URLs (http://127.0.0.1:4566); "" means
-	// https://sqs.{Region}.amazonaws.com.
-	Endpoint string
+	// Endpoint returns the base of queue URLs (http://127.0.0.1:4566); it is
+	// called per URL, so it may depend on a listener opened after NewStore.
+	// nil means https://sqs.{Region}.amazonaws.com.
+	Endpoint func() string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -67,8 +68,9 @@ func NewStore(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.AccountID == "" {
 		cfg.AccountID = "000000000000"
 	}
-	if cfg.Endpoint == "" {
-		cfg.Endpoint = "https://sqs." + cfg.Region + ".amazonaws.com"
+	if cfg.Endpoint == nil {
+		base := "https://sqs." + cfg.Region + ".amazonaws.com"
+		cfg.Endpoint = func() string { return base }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -366,7 +368,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 
 // URL is a queue's URL on this endpoint.
 func (s *Store) URL(name string) string {
-	return strings.TrimSuffix(s.cfg.Endpoint, "/") + "/" + s.cfg.AccountID + "/" + name
+	return strings.TrimSuffix(s.cfg.Endpoint(), "/") + "/" + s.cfg.AccountID + "/" + name
 }
 
 // ARN is a queue's ARN.

@@ -50,7 +50,7 @@ func start(t *testing.T) *harness {
 	}
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
-	store.cfg.Endpoint = srv.URL
+	store.cfg.Endpoint = func() string { return srv.URL }
 	client := sqs.New(sqs.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),

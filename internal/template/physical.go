@@ -12,6 +12,7 @@ import (
 var runTypes = map[string]bool{
 	"AWS::Lambda::Function":     true,
 	"AWS::Lambda::LayerVersion": true,
+	"AWS::SQS::Queue":           true,
 }
 
 // identity is what Ref and Fn::GetAtt return for one resource.

@@ -1,0 +1,308 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/awsapi"
+	"github.com/aloft-dev/aloft/internal/eventbus"
+	"github.com/aloft-dev/aloft/internal/lambdaapi"
+	"github.com/aloft-dev/aloft/internal/sqs"
+	"github.com/aloft-dev/aloft/internal/template"
+)
+
+// events is the node's event machinery: asynchronous invocations (eventbus),
+// queues (sqs) and the pollers of the deployed event source mappings.
+type eventing struct {
+	bus     *eventbus.Bus
+	queues  *sqs.Store
+	api     *sqs.Service
+	pollers *sqs.Pollers // nil before the first Deploy
+}
+
+// startEvents opens the streams and buckets of the event machinery.
+func (s *Server) startEvents(ctx context.Context) error {
+	ev := &eventing{}
+	var err error
+	ev.queues, err = sqs.NewStore(ctx, sqs.Config{
+		JetStream: s.bb.JetStream(), Conn: s.bb.Conn(), Region: s.cfg.Region, AccountID: s.cfg.AccountID,
+		Endpoint: s.EndpointURL,
+	})
+	if err != nil {
+		return err
+	}
+	ev.api = sqs.NewService(ev.queues)
+	ev.bus, err = eventbus.New(ctx, eventbus.Config{
+		JetStream:    s.bb.JetStream(),
+		RetryBackoff: s.cfg.RetryBackoff,
+		Destinations: destinations{s: s, ev: ev},
+		Logs:         s.logs.prefixed("events"),
+	})
+	if err != nil {
+		return err
+	}
+	s.ev = ev
+	return nil
+}
+
+// eventRoutes are the AWS services of the event machinery.
+func (s *Server) eventRoutes() []awsapi.Route {
+	return []awsapi.Route{{SigningName: "sqs", Service: s.ev.api, Match: sqs.IsSQSRequest}}
+}
+
+// asyncInvoker is what the Lambda API enqueues Event invocations with.
+func (s *Server) asyncInvoker() lambdaapi.AsyncInvoker { return s.ev.bus }
+
+// shutdownEvents stops polling and delivering; what is not acknowledged
+// stays in the streams.
+func (s *Server) shutdownEvents(ctx context.Context) error {
+	if s.ev == nil {
+		return nil
+	}
+	var errs []error
+	if s.ev.pollers != nil {
+		errs = append(errs, s.ev.pollers.Stop(ctx))
+	}
+	errs = append(errs, s.ev.bus.Shutdown(ctx))
+	return errors.Join(errs...)
+}
+
+// deployEvents creates the stack's queues, then delivers the functions'
+// asynchronous events and starts the queue pollers. It returns warnings for
+// what it cannot run.
+func (s *Server) deployEvents(ctx context.Context, stack *template.Stack, fns []template.Function, set map[string]*lambdaapi.Function) ([]string, error) {
+	var warnings []string
+	ids := make([]string, 0, len(stack.Resources))
+	for id := range stack.Resources {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		r := stack.Resources[id]
+		if r.Type != "AWS::SQS::Queue" {
+			continue
+		}
+		attrs, err := queueAttributes(r)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: %w", id, err)
+		}
+		if _, err := s.ev.queues.Ensure(ctx, r.Attrs["QueueName"], attrs); err != nil {
+			return nil, fmt.Errorf("queue %s: %w", id, err)
+		}
+	}
+
+	var async []eventbus.Function
+	for _, fn := range fns {
+		f := set[fn.Name]
+		if fn.ReservedConcurrency != nil && *fn.ReservedConcurrency == 0 {
+			continue // throttled: its events wait in the stream
+		}
+		bf := eventbus.Function{Name: fn.Name, ARN: fn.ARN, Invoker: f.Invoker, Timeout: time.Duration(fn.Timeout) * time.Second,
+			Concurrency: s.cfg.DefaultConcurrency}
+		if fn.ReservedConcurrency != nil {
+			bf.Concurrency = *fn.ReservedConcurrency
+		}
+		if dlc, ok := stack.Resources[fn.LogicalID].Properties["DeadLetterConfig"].(map[string]any); ok {
+			bf.DeadLetter, _ = dlc["TargetArn"].(string)
+		}
+		if eic := eventInvokeConfig(stack, fn); eic != nil {
+			if n, ok := intProp(eic.Properties["MaximumRetryAttempts"]); ok {
+				bf.MaxRetryAttempts = &n
+			}
+			if n, ok := intProp(eic.Properties["MaximumEventAgeInSeconds"]); ok {
+				bf.MaxEventAge = time.Duration(n) * time.Second
+			}
+			dc, _ := eic.Properties["DestinationConfig"].(map[string]any)
+			bf.OnSuccess = destination(dc, "OnSuccess")
+			bf.OnFailure = destination(dc, "OnFailure")
+		}
+		for _, arn := range []string{bf.OnSuccess, bf.OnFailure, bf.DeadLetter} {
+			if arn != "" && arnService(arn) == "sns" {
+				warnings = append(warnings, fmt.Sprintf("function %s: SNS destinations are not delivered yet (%s): such records wait in the stream", fn.Name, arn))
+			}
+		}
+		async = append(async, bf)
+	}
+	if err := s.ev.bus.Serve(ctx, async); err != nil {
+		return nil, err
+	}
+
+	var mappings []sqs.Mapping
+	for _, id := range ids {
+		r := stack.Resources[id]
+		if r.Type != "AWS::Lambda::EventSourceMapping" {
+			continue
+		}
+		src, _ := r.Properties["EventSourceArn"].(string)
+		if arnService(src) != "sqs" {
+			continue
+		}
+		if en, ok := r.Properties["Enabled"].(bool); ok && !en {
+			continue
+		}
+		fnName, _ := r.Properties["FunctionName"].(string)
+		if i := strings.LastIndex(fnName, ":function:"); i >= 0 {
+			fnName = fnName[i+len(":function:"):]
+		}
+		f, ok := set[fnName]
+		if !ok {
+			warnings = append(warnings, fmt.Sprintf("event source mapping %s: function %s is not in the stack", id, fnName))
+			continue
+		}
+		m := sqs.Mapping{ID: r.PhysicalID, Queue: sqs.NameFromURL(src), Function: fnName, Invoker: f.Invoker}
+		if n, ok := intProp(r.Properties["BatchSize"]); ok {
+			m.BatchSize = n
+		}
+		if n, ok := intProp(r.Properties["MaximumBatchingWindowInSeconds"]); ok {
+			m.BatchWindow = time.Duration(n) * time.Second
+		}
+		if types, ok := r.Properties["FunctionResponseTypes"].([]any); ok {
+			for _, t := range types {
+				if t == "ReportBatchItemFailures" {
+					m.ReportBatchItemFailures = true
+				}
+			}
+		}
+		if sc, ok := r.Properties["ScalingConfig"].(map[string]any); ok {
+			if n, ok := intProp(sc["MaximumConcurrency"]); ok {
+				m.MaxConcurrency = n
+			}
+		}
+		mappings = append(mappings, m)
+	}
+	old := s.ev.pollers
+	if old != nil {
+		if err := old.Stop(ctx); err != nil {
+			warnings = append(warnings, err.Error())
+		}
+	}
+	s.ev.pollers = s.ev.queues.StartPollers(ctx, mappings, s.logs.prefixed("events"))
+	return warnings, nil
+}
+
+// queueAttributes turns an AWS::SQS::Queue's properties into SQS attributes.
+func queueAttributes(r *template.Resource) (map[string]string, error) {
+	attrs := map[string]string{}
+	for _, k := range []string{"DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds", "VisibilityTimeout"} {
+		if v, ok := r.Properties[k]; ok {
+			n, ok := intProp(v)
+			if !ok {
+				return nil, fmt.Errorf("%s must be a number", k)
+			}
+			attrs[k] = strconv.Itoa(n)
+		}
+	}
+	for _, k := range []string{"FifoQueue", "ContentBasedDeduplication"} {
+		if b, ok := r.Properties[k].(bool); ok && b {
+			attrs[k] = "true"
+		} else if s, ok := r.Properties[k].(string); ok && s == "true" {
+			attrs[k] = "true"
+		}
+	}
+	if rp, ok := r.Properties["RedrivePolicy"]; ok {
+		switch v := rp.(type) {
+		case string:
+			attrs["RedrivePolicy"] = v
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("RedrivePolicy: %w", err)
+			}
+			attrs["RedrivePolicy"] = string(b)
+		}
+	}
+	return attrs, nil
+}
+
+// eventInvokeConfig finds the function's AWS::Lambda::EventInvokeConfig.
+func eventInvokeConfig(stack *template.Stack, fn template.Function) *template.Resource {
+	for _, r := range stack.Resources {
+		if r.Type != "AWS::Lambda::EventInvokeConfig" {
+			continue
+		}
+		if name, _ := r.Properties["FunctionName"].(string); name == fn.Name || name == fn.ARN {
+			return r
+		}
+	}
+	return nil
+}
+
+func destination(dc map[string]any, which string) string {
+	d, _ := dc[which].(map[string]any)
+	arn, _ := d["Destination"].(string)
+	return arn
+}
+
+func arnService(arn string) string {
+	parts := strings.SplitN(arn, ":", 4)
+	if len(parts) < 4 || parts[0] != "arn" {
+		if strings.HasPrefix(arn, "http") {
+			return "sqs" // a queue URL
+		}
+		return ""
+	}
+	return parts[2]
+}
+
+func intProp(v any) (int, bool) {
+	switch n := v.(type) {
+	case int64:
+		return int(n), true
+	case float64:
+		return int(n), true
+	case int:
+		return n, true
+	case string:
+		i, err := strconv.Atoi(n)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// destinations delivers the eventbus's destination records and dead letters
+// to queues and functions of this node's backbone.
+type destinations struct {
+	s  *Server
+	ev *eventing
+}
+
+func (d destinations) Send(ctx context.Context, arn string, m eventbus.Message) error {
+	switch arnService(arn) {
+	case "sqs":
+		q, err := d.ev.queues.Get(ctx, sqs.NameFromURL(arn))
+		if err != nil {
+			return err
+		}
+		in := sqs.SendInput{Body: string(m.Body), DedupeID: m.DedupeID, Sender: "aloft"}
+		if len(m.Attributes) > 0 {
+			in.Attributes = map[string]sqs.MessageAttribute{}
+			for k, v := range m.Attributes {
+				typ := "String"
+				if _, err := strconv.Atoi(v); err == nil && k == "ErrorCode" {
+					typ = "Number"
+				}
+				in.Attributes[k] = sqs.MessageAttribute{DataType: typ, StringValue: v}
+			}
+		}
+		if q.Attributes["FifoQueue"] == "true" {
+			in.GroupID, in.DeduplicationID = "aloft", m.DedupeID
+		}
+		_, err = d.ev.queues.Send(ctx, q, in)
+		return err
+	case "lambda":
+		name := arn[strings.LastIndex(arn, ":function:")+len(":function:"):]
+		name, _, _ = strings.Cut(name, ":")
+		if _, ok := d.s.functions.Function(name); !ok {
+			return fmt.Errorf("destination function %s is not deployed", name)
+		}
+		_, err := d.ev.bus.EnqueueOnce(ctx, name, m.Body, m.DedupeID)
+		return err
+	}
+	return fmt.Errorf("destination %s: only SQS queues and Lambda functions are supported so far", arn)
+}
