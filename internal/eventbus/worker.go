@@ -150,7 +150,8 @@ func invocationID(ev event) string { return ev.requestID }
 // record of the backoff, and it survives any crash.
 func (w *worker) retry(ctx context.Context, ev event) error {
 	next := ev.attempt + 1
-	due := w.bus.cfg.Now().Add(time.Duration(next) * w.bus.cfg.RetryBackoff).UTC()
+	// The due time is on the NATS server's clock, not Config.Now.
+	due := time.Now().Add(time.Duration(next) * w.bus.cfg.RetryBackoff).UTC()
 	m := nats.NewMsg(fmt.Sprintf("aloft.async.sched.%s.%s-%d", Token(w.fn.Name), Token(ev.requestID), next))
 	m.Header.Set("Nats-Schedule", "@at "+due.Format(time.RFC3339Nano))
 	m.Header.Set("Nats-Schedule-Target", workSubject(w.fn.Name))

@@ -53,6 +53,9 @@ type Config struct {
 	// Logs receives build progress and every function's log lines, each prefixed
 	// with the function's name; nil discards them.
 	Logs io.Writer
+	// SyncAlways makes the embedded JetStream fsync every write (--sync
+	// always): accepted events then survive an operating-system crash too.
+	SyncAlways bool
 	// RetryBackoff is the delay before an asynchronous invocation's retry n
 	// (n × RetryBackoff); 0 means 1 minute, as on Lambda.
 	RetryBackoff time.Duration
@@ -133,7 +136,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("server: data directory: %w", err)
 	}
-	bb, err := backbone.Start(ctx, backbone.Config{DataDir: s.cfg.DataDir, URL: s.cfg.NATSURL})
+	bb, err := backbone.Start(ctx, backbone.Config{DataDir: s.cfg.DataDir, URL: s.cfg.NATSURL, SyncAlways: s.cfg.SyncAlways})
 	if err != nil {
 		return err
 	}
