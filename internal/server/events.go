@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,16 +14,20 @@ import (
 	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/eventbus"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
+	"github.com/aloft-dev/aloft/internal/sns"
 	"github.com/aloft-dev/aloft/internal/sqs"
 	"github.com/aloft-dev/aloft/internal/template"
 )
 
-// events is the node's event machinery: asynchronous invocations (eventbus),
-// queues (sqs) and the pollers of the deployed event source mappings.
+// eventing is the node's event machinery: asynchronous invocations
+// (eventbus), queues (sqs), topics (sns) and the pollers of the deployed
+// event source mappings.
 type eventing struct {
 	bus     *eventbus.Bus
 	queues  *sqs.Store
 	api     *sqs.Service
+	topics  *sns.Store
+	snsAPI  *sns.Service
 	pollers *sqs.Pollers // nil before the first Deploy
 }
 
@@ -47,13 +52,25 @@ func (s *Server) startEvents(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ev.topics, err = sns.NewStore(ctx, sns.Config{
+		JetStream: s.bb.JetStream(), Deliver: destinations{s: s, ev: ev}, Region: s.cfg.Region, AccountID: s.cfg.AccountID,
+		Endpoint: s.EndpointURL, Logs: s.logs.prefixed("events"),
+	})
+	if err != nil {
+		return err
+	}
+	ev.snsAPI = sns.NewService(ev.topics)
+	ev.topics.Start(ctx, 0)
 	s.ev = ev
 	return nil
 }
 
 // eventRoutes are the AWS services of the event machinery.
 func (s *Server) eventRoutes() []awsapi.Route {
-	return []awsapi.Route{{SigningName: "sqs", Service: s.ev.api, Match: sqs.IsSQSRequest}}
+	return []awsapi.Route{
+		{SigningName: "sqs", Service: s.ev.api, Match: sqs.IsSQSRequest},
+		{SigningName: "sns", Service: s.ev.snsAPI},
+	}
 }
 
 // asyncInvoker is what the Lambda API enqueues Event invocations with.
@@ -69,7 +86,7 @@ func (s *Server) shutdownEvents(ctx context.Context) error {
 	if s.ev.pollers != nil {
 		errs = append(errs, s.ev.pollers.Stop(ctx))
 	}
-	errs = append(errs, s.ev.bus.Shutdown(ctx))
+	errs = append(errs, s.ev.topics.Shutdown(ctx), s.ev.bus.Shutdown(ctx))
 	return errors.Join(errs...)
 }
 
@@ -97,6 +114,12 @@ func (s *Server) deployEvents(ctx context.Context, stack *template.Stack, fns []
 		}
 	}
 
+	topicWarnings, err := s.deployTopics(ctx, stack, ids)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, topicWarnings...)
+
 	var async []eventbus.Function
 	for _, fn := range fns {
 		f := set[fn.Name]
@@ -121,11 +144,6 @@ func (s *Server) deployEvents(ctx context.Context, stack *template.Stack, fns []
 			dc, _ := eic.Properties["DestinationConfig"].(map[string]any)
 			bf.OnSuccess = destination(dc, "OnSuccess")
 			bf.OnFailure = destination(dc, "OnFailure")
-		}
-		for _, arn := range []string{bf.OnSuccess, bf.OnFailure, bf.DeadLetter} {
-			if arn != "" && arnService(arn) == "sns" {
-				warnings = append(warnings, fmt.Sprintf("function %s: SNS destinations are not delivered yet (%s): such records wait in the stream", fn.Name, arn))
-			}
 		}
 		async = append(async, bf)
 	}
@@ -303,6 +321,109 @@ func (d destinations) Send(ctx context.Context, arn string, m eventbus.Message) 
 		}
 		_, err := d.ev.bus.EnqueueOnce(ctx, name, m.Body, m.DedupeID)
 		return err
+	case "sns":
+		in := sns.PublishInput{Message: string(m.Body), DedupeID: m.DedupeID}
+		if len(m.Attributes) > 0 {
+			in.Attributes = map[string]sns.Attribute{}
+			for k, v := range m.Attributes {
+				typ := "String"
+				if k == "ErrorCode" {
+					typ = "Number"
+				}
+				in.Attributes[k] = sns.Attribute{Type: typ, Value: v}
+			}
+		}
+		_, err := d.ev.topics.Publish(ctx, arn, in)
+		return err
 	}
-	return fmt.Errorf("destination %s: only SQS queues and Lambda functions are supported so far", arn)
+	return fmt.Errorf("destination %s: only SQS queues, SNS topics and Lambda functions are supported", arn)
+}
+
+// ToQueue implements sns.Deliverer.
+func (d destinations) ToQueue(ctx context.Context, queueARN, body string, attrs map[string]sns.Attribute, dedupeID string) error {
+	q, err := d.ev.queues.Get(ctx, sqs.NameFromURL(queueARN))
+	if err != nil {
+		return err
+	}
+	in := sqs.SendInput{Body: body, DedupeID: dedupeID, Sender: "sns.amazonaws.com"}
+	if len(attrs) > 0 {
+		in.Attributes = map[string]sqs.MessageAttribute{}
+		for k, a := range attrs {
+			ma := sqs.MessageAttribute{DataType: a.Type, StringValue: a.Value}
+			if strings.HasPrefix(a.Type, "Binary") {
+				b, err := base64.StdEncoding.DecodeString(a.Value)
+				if err != nil {
+					return fmt.Errorf("attribute %s: %w", k, err)
+				}
+				ma = sqs.MessageAttribute{DataType: a.Type, BinaryValue: b}
+			} else if a.Type == "String.Array" {
+				ma.DataType = "String"
+			}
+			in.Attributes[k] = ma
+		}
+	}
+	if q.Attributes["FifoQueue"] == "true" {
+		in.GroupID, in.DeduplicationID = "sns", dedupeID
+	}
+	_, err = d.ev.queues.Send(ctx, q, in)
+	return err
+}
+
+// ToFunction implements sns.Deliverer: SNS invokes functions asynchronously.
+func (d destinations) ToFunction(ctx context.Context, functionARN string, payload []byte, dedupeID string) error {
+	return d.Send(ctx, functionARN, eventbus.Message{Body: payload, DedupeID: dedupeID})
+}
+
+// deployTopics creates the stack's topics and subscriptions.
+func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []string) ([]string, error) {
+	var warnings []string
+	for _, id := range ids {
+		r := stack.Resources[id]
+		if r.Type != "AWS::SNS::Topic" {
+			continue
+		}
+		if _, err := s.ev.topics.CreateTopic(ctx, r.Attrs["TopicName"], nil); err != nil {
+			return nil, fmt.Errorf("topic %s: %w", id, err)
+		}
+		subs, _ := r.Properties["Subscription"].([]any)
+		for _, sub := range subs {
+			m, _ := sub.(map[string]any)
+			protocol, _ := m["Protocol"].(string)
+			endpoint, _ := m["Endpoint"].(string)
+			if _, err := s.ev.topics.Subscribe(ctx, r.PhysicalID, protocol, endpoint, nil); err != nil {
+				warnings = append(warnings, fmt.Sprintf("topic %s: subscription %s %s: %v", id, protocol, endpoint, err))
+			}
+		}
+	}
+	for _, id := range ids {
+		r := stack.Resources[id]
+		if r.Type != "AWS::SNS::Subscription" {
+			continue
+		}
+		topic, _ := r.Properties["TopicArn"].(string)
+		protocol, _ := r.Properties["Protocol"].(string)
+		endpoint, _ := r.Properties["Endpoint"].(string)
+		attrs := map[string]string{}
+		if raw, ok := r.Properties["RawMessageDelivery"]; ok {
+			attrs["RawMessageDelivery"] = strings.ToLower(fmt.Sprint(raw))
+		}
+		if fp, ok := r.Properties["FilterPolicy"]; ok {
+			if str, ok := fp.(string); ok {
+				attrs["FilterPolicy"] = str
+			} else {
+				b, err := json.Marshal(fp)
+				if err != nil {
+					return nil, fmt.Errorf("subscription %s: FilterPolicy: %w", id, err)
+				}
+				attrs["FilterPolicy"] = string(b)
+			}
+		}
+		if scope, ok := r.Properties["FilterPolicyScope"].(string); ok {
+			attrs["FilterPolicyScope"] = scope
+		}
+		if _, err := s.ev.topics.Subscribe(ctx, topic, protocol, endpoint, attrs); err != nil {
+			return nil, fmt.Errorf("subscription %s: %w", id, err)
+		}
+	}
+	return warnings, nil
 }

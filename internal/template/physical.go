@@ -13,6 +13,8 @@ var runTypes = map[string]bool{
 	"AWS::Lambda::Function":     true,
 	"AWS::Lambda::LayerVersion": true,
 	"AWS::SQS::Queue":           true,
+	"AWS::SNS::Topic":           true,
+	"AWS::SNS::Subscription":    true,
 }
 
 // identity is what Ref and Fn::GetAtt return for one resource.
