@@ -63,8 +63,9 @@ type Function struct {
 	Name    string
 	ARN     string
 	Invoker Invoker
-	// Timeout is the function's timeout; the consumer's AckWait is Timeout
-	// plus 30 s. 0 means 3 s.
+	// Timeout is the function's timeout, for the record; the worker keeps a
+	// running invocation's event from redelivery with heartbeats, whatever
+	// the timeout.
 	Timeout time.Duration
 	// Concurrency caps the workers pulling this function's events on this
 	// node (at most 16); 0 means 16.
@@ -164,6 +165,11 @@ func Token(name string) string {
 	}, name)
 }
 
+// ackWait is how long an event delivered to a node that died stays
+// invisible. Workers send a heartbeat every ackWait/3 while the function
+// runs, so it does not bound the function's timeout.
+const ackWait = 10 * time.Second
+
 func workSubject(fn string) string { return "aloft.async.fn." + Token(fn) }
 
 // Enqueue accepts an asynchronous invocation of function: it returns the
@@ -208,16 +214,12 @@ func (b *Bus) Serve(ctx context.Context, fns []Function) error {
 
 	consumers := make([]jetstream.Consumer, len(fns))
 	for i, fn := range fns {
-		timeout := fn.Timeout
-		if timeout == 0 {
-			timeout = 3 * time.Second
-		}
 		c, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 			Durable:       "async-" + Token(fn.Name),
 			Description:   "aloft: asynchronous invocations of " + fn.Name,
 			FilterSubject: workSubject(fn.Name),
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       timeout + 30*time.Second,
+			AckWait:       ackWait,
 			MaxDeliver:    -1,
 			Replicas:      b.cfg.Replicas,
 		})

@@ -94,7 +94,9 @@ func (w *worker) deliver(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	w.stats.InFlight.Add(1)
+	stop := w.heartbeat(msg)
 	resp, err := w.fn.Invoker.Invoke(ctx, &runtime.Request{RequestID: invocationID(ev), Payload: ev.payload, InvokedARN: w.fn.ARN})
+	stop()
 	w.stats.InFlight.Add(-1)
 	switch {
 	case errors.Is(err, runtime.ErrTooManyRequests):
@@ -140,6 +142,26 @@ func (w *worker) deliver(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	w.fail(ctx, msg, ev, "RetriesExhausted", resp, logf)
+}
+
+// heartbeat tells JetStream the event is still being worked on every
+// AckWait/3, so AckWait can stay short (a dead node's events come back
+// quickly) whatever the function's timeout. The returned func stops it.
+func (w *worker) heartbeat(msg jetstream.Msg) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // invocationID is the request id of one attempt: Lambda keeps the id across

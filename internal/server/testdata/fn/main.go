@@ -15,7 +15,7 @@ import (
 )
 
 type event struct {
-	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env
+	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen
 	Ms     int    `json:"ms"`
 	Bytes  int    `json:"bytes"`
 	Name   string `json:"name"`
@@ -44,6 +44,8 @@ func batch(raw json.RawMessage, e event) (any, error) {
 		var inner event
 		json.Unmarshal([]byte(r.Body), &inner)
 		switch inner.Action {
+		case "seen":
+			fmt.Printf("SEEN %s\n", inner.Name)
 		case "error":
 			out.BatchItemFailures = append(out.BatchItemFailures, failure{r.MessageID})
 		case "fail-batch":
@@ -60,6 +62,10 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	}
 	if len(e.Records) > 0 {
 		return batch(raw, e)
+	}
+	if e.Action == "seen" {
+		// The crash test counts deliveries by these lines.
+		fmt.Printf("SEEN %s\n", e.Name)
 	}
 	switch e.Action {
 	case "error":
