@@ -185,5 +185,14 @@ func TestCrashLosesNothingAccepted(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// aloft events shows the backlog drained and what this node delivered.
+	out, err := runCmd(env, bin, "events", "--endpoint", second.endpoint)
+	if err != nil {
+		t.Fatalf("aloft events: %v\n%s", err, out)
+	}
+	t.Logf("aloft events after the restart:\n%s", out)
+	if !regexp.MustCompile(`(?m)^Async\s+\d+\s+\d+`).MatchString(out) || !regexp.MustCompile(`(?m)^Jobs\s+\d+\s+\d+\s+\d+\s+\S+\s+Worker\s`).MatchString(out) {
+		t.Errorf("aloft events lacks the Async function or the Jobs queue:\n%s", out)
+	}
 	second.stop(t)
 }

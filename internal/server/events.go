@@ -70,6 +70,7 @@ func (s *Server) eventRoutes() []awsapi.Route {
 	return []awsapi.Route{
 		{SigningName: "sqs", Service: s.ev.api, Match: sqs.IsSQSRequest},
 		{SigningName: "sns", Service: s.ev.snsAPI},
+		{SigningName: "aloft", Service: eventsAPI{s}},
 	}
 }
 
@@ -426,4 +427,14 @@ func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []
 		}
 	}
 	return warnings, nil
+}
+
+// EventStats returns this node's asynchronous-invocation counters per
+// function and its SQS pollers' counters per event source mapping.
+func (s *Server) EventStats() ([]eventbus.FunctionStats, []sqs.PollerStats) {
+	var polls []sqs.PollerStats
+	if s.ev.pollers != nil {
+		polls = s.ev.pollers.Stats()
+	}
+	return s.ev.bus.Stats(), polls
 }

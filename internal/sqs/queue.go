@@ -389,6 +389,9 @@ func NameFromURL(url string) string {
 // Counts are a queue's approximate message counts.
 type Counts struct {
 	Visible, InFlight, Delayed int64
+	// Oldest is when the oldest message still in the queue was sent; zero
+	// when the queue is empty.
+	Oldest time.Time
 }
 
 // Count returns the queue's approximate message counts.
@@ -411,6 +414,13 @@ func (s *Store) Count(ctx context.Context, name string) (Counts, error) {
 	}
 	out := Counts{Visible: int64(ci.NumPending), InFlight: int64(ci.NumAckPending)}
 	out.Delayed = max(int64(si.State.Msgs)-out.Visible-out.InFlight, 0)
+	// WorkQueue retention removes deleted messages: the first one left is
+	// the oldest.
+	if m, err := st.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(msgSubject(name))); err == nil {
+		if ms, err := strconv.ParseInt(m.Header.Get(hdrSent), 10, 64); err == nil {
+			out.Oldest = time.UnixMilli(ms)
+		}
+	}
 	return out, nil
 }
 

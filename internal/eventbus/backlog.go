@@ -1,0 +1,48 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Backlog is what JetStream holds for one function: the same on every node.
+type Backlog struct {
+	// Waiting events (including scheduled retries that are due) and events
+	// delivered to a worker and not yet finished.
+	Waiting, InFlight uint64
+	// Oldest is when the oldest unfinished event was accepted; zero when
+	// there is none.
+	Oldest time.Time
+}
+
+// Backlog reports the function's unfinished events.
+func (b *Bus) Backlog(ctx context.Context, function string) (Backlog, error) {
+	var out Backlog
+	c, err := b.stream.Consumer(ctx, "async-"+Token(function))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("eventbus: %s: %w", function, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return out, fmt.Errorf("eventbus: %s: %w", function, err)
+	}
+	out.Waiting, out.InFlight = info.NumPending, uint64(info.NumAckPending)
+	// WorkQueue retention removes finished events, so the first one left
+	// on the subject is the oldest unfinished.
+	m, err := b.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(workSubject(function)))
+	if err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, m.Header.Get(HeaderEnqueued)); err == nil {
+			out.Oldest = t
+		}
+	} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return out, fmt.Errorf("eventbus: %s: %w", function, err)
+	}
+	return out, nil
+}
