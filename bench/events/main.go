@@ -76,6 +76,7 @@ func newSeenWriter() *seenWriter {
 	return w
 }
 
+// Write implements io.Writer for the server's log output.
 func (w *seenWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
 
 func (w *seenWriter) at(name string) (time.Time, bool) {

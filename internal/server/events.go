@@ -37,7 +37,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	var err error
 	ev.queues, err = sqs.NewStore(ctx, sqs.Config{
 		JetStream: s.bb.JetStream(), Conn: s.bb.Conn(), Region: s.cfg.Region, AccountID: s.cfg.AccountID,
-		Endpoint: s.EndpointURL,
+		Endpoint: s.EndpointURL, Replicas: s.cfg.Replicas,
 	})
 	if err != nil {
 		return err
@@ -45,6 +45,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	ev.api = sqs.NewService(ev.queues)
 	ev.bus, err = eventbus.New(ctx, eventbus.Config{
 		JetStream:    s.bb.JetStream(),
+		Replicas:     s.cfg.Replicas,
 		RetryBackoff: s.cfg.RetryBackoff,
 		Destinations: destinations{s: s, ev: ev},
 		Logs:         s.logs.prefixed("events"),
@@ -53,7 +54,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 		return err
 	}
 	ev.topics, err = sns.NewStore(ctx, sns.Config{
-		JetStream: s.bb.JetStream(), Deliver: destinations{s: s, ev: ev}, Region: s.cfg.Region, AccountID: s.cfg.AccountID,
+		JetStream: s.bb.JetStream(), Deliver: destinations{s: s, ev: ev}, Region: s.cfg.Region, AccountID: s.cfg.AccountID, Replicas: s.cfg.Replicas,
 		Endpoint: s.EndpointURL, Logs: s.logs.prefixed("events"),
 	})
 	if err != nil {
@@ -291,6 +292,8 @@ type destinations struct {
 	ev *eventing
 }
 
+// Send implements eventbus.Destinations: SQS queues, SNS topics and
+// (asynchronously invoked) Lambda functions of this node's backbone.
 func (d destinations) Send(ctx context.Context, arn string, m eventbus.Message) error {
 	switch arnService(arn) {
 	case "sqs":

@@ -200,6 +200,30 @@ func TestAsyncInvocation(t *testing.T) {
 		}
 	})
 
+	t.Run("a Lambda destination is invoked asynchronously with the record", func(t *testing.T) {
+		id := n.invokeAsync(t, "Chained", map[string]string{"name": "chain"})
+		end := time.Now().Add(30 * time.Second)
+		for !strings.Contains(n.logs.String(), "Target | START RequestId:") {
+			if time.Now().After(end) {
+				t.Fatalf("Target never ran (record of %s)\n%s", id, n.logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+
+	t.Run("an SNS destination publishes the record to the topic", func(t *testing.T) {
+		id := n.invokeAsync(t, "ToTopic", map[string]string{"action": "error"})
+		m := n.take(t, "Fanout", 1)[0] // the topic's unfiltered SQS subscription
+		var env struct{ Message string }
+		if err := json.Unmarshal([]byte(*m.Body), &env); err != nil {
+			t.Fatal(err)
+		}
+		r := decodeRecord(t, sqstypes.Message{Body: &env.Message})
+		if r.RequestContext.RequestID != id || r.RequestContext.Condition != "RetriesExhausted" || r.RequestContext.ApproximateInvokeCount != 1 {
+			t.Errorf("record %+v", r)
+		}
+	})
+
 	t.Run("unknown functions and bad payloads are refused before enqueueing", func(t *testing.T) {
 		_, err := n.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("Nope"), InvocationType: lambdatypes.InvocationTypeEvent})
 		if apiErrorCode(err) != "ResourceNotFoundException" {

@@ -61,6 +61,7 @@ var _ awsapi.Service = eventsAPI{}
 // EventsPath is where the node serves its EventReport.
 const EventsPath = "/_aloft/events"
 
+// WriteError implements awsapi.Service with a small JSON error document.
 func (a eventsAPI) WriteError(w http.ResponseWriter, r *http.Request, e *awsapi.Error) {
 	b, _ := json.Marshal(map[string]string{"code": e.Code, "message": e.Message})
 	w.Header().Set("Content-Type", "application/json")
@@ -69,6 +70,7 @@ func (a eventsAPI) WriteError(w http.ResponseWriter, r *http.Request, e *awsapi.
 	w.Write(b)
 }
 
+// ServeHTTP answers GET EventsPath with the node's EventReport.
 func (a eventsAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != EventsPath || r.Method != http.MethodGet {
 		a.WriteError(w, r, awsapi.Errorf(http.StatusNotFound, "NotFound", "aloft serves GET %s here", EventsPath))

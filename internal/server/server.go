@@ -56,6 +56,10 @@ type Config struct {
 	// SyncAlways makes the embedded JetStream fsync every write (--sync
 	// always): accepted events then survive an operating-system crash too.
 	SyncAlways bool
+	// Replicas is the replica count of aloft's event streams and buckets
+	// (async invocations, queues, topics); 0 means 1. Set 3 with NATSURL on
+	// a JetStream cluster, so the loss of a NATS server loses nothing.
+	Replicas int
 	// RetryBackoff is the delay before an asynchronous invocation's retry n
 	// (n × RetryBackoff); 0 means 1 minute, as on Lambda.
 	RetryBackoff time.Duration

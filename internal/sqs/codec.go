@@ -134,6 +134,7 @@ type flexInt struct {
 	Set bool
 }
 
+// UnmarshalJSON accepts a number or a string holding one.
 func (f *flexInt) UnmarshalJSON(b []byte) error {
 	s := strings.Trim(string(b), `"`)
 	n, err := strconv.Atoi(s)
@@ -146,12 +147,14 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 
 type badValue struct{ value string }
 
+// Error implements error.
 func (e *badValue) Error() string { return "invalid integer " + e.value }
 
 // attrMap is a string map; in XML it is a flattened list of Name/Value
 // elements named by the field.
 type attrMap map[string]string
 
+// MarshalXML writes one <Name/><Value/> element per entry, sorted by name.
 func (m attrMap) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -173,6 +176,7 @@ func (m attrMap) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 // msgAttrMap is message attributes; in XML a flattened list of Name/Value.
 type msgAttrMap map[string]MessageAttribute
 
+// MarshalXML writes one <Name/><Value>…</Value> element per attribute.
 func (m msgAttrMap) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
 	keys := make([]string, 0, len(m))
 	for k := range m {
