@@ -24,8 +24,8 @@ func newEventsCommand() *cobra.Command {
 		Short: "Show event delivery per function and queue of a running aloft",
 		Long: `Show event delivery of a running aloft: for each function, its asynchronous
 invocations (accepted, delivered, retried, throttled, failed, dead-lettered,
-dropped on this node since it started; waiting, in flight and the oldest age
-from JetStream); for each queue, its messages and the function its event
+dropped on this node since it started; waiting, in flight, retries scheduled
+and the oldest age from JetStream); for each queue, its messages and the function its event
 source mapping invokes (batches, delivered, failed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,10 +79,10 @@ func runEvents(ctx context.Context, out io.Writer, endpoint string, asJSON bool)
 
 func printEvents(out io.Writer, rep *server.EventReport) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FUNCTION\tACCEPTED\tDELIVERED\tRETRIED\tTHROTTLED\tFAILED\tDEAD-LETTERED\tDROPPED\tWAITING\tIN FLIGHT\tOLDEST")
+	fmt.Fprintln(tw, "FUNCTION\tACCEPTED\tDELIVERED\tRETRIED\tTHROTTLED\tFAILED\tDEAD-LETTERED\tDROPPED\tWAITING\tIN FLIGHT\tRETRIES SCHEDULED\tOLDEST")
 	for _, f := range rep.Functions {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", f.Function, f.Accepted, f.Delivered, f.Retried, f.Throttled,
-			f.Failed, f.DeadLettered, f.Dropped, f.Waiting, f.InFlight, ageString(f.OldestAgeSeconds))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", f.Function, f.Accepted, f.Delivered, f.Retried, f.Throttled,
+			f.Failed, f.DeadLettered, f.Dropped, f.Waiting, f.InFlight, f.Scheduled, ageString(f.OldestAgeSeconds))
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "QUEUE\tVISIBLE\tIN FLIGHT\tDELAYED\tOLDEST\tFUNCTION\tBATCHES\tDELIVERED\tFAILED\tTHROTTLED")

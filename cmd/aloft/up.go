@@ -139,6 +139,9 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 		}
 		fmt.Fprintf(out, "aloft: function %s (%s): %s\n", fn.Name, fn.Runtime, state)
 	}
+	for _, e := range dep.Events {
+		fmt.Fprintf(out, "aloft: %s\n", e)
+	}
 	for _, o := range stack.Outputs {
 		fmt.Fprintf(out, "aloft: output %s = %s\n", o.Name, o.Value)
 	}

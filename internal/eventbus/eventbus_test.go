@@ -169,3 +169,35 @@ func TestUndeliveredEventsSurviveARestart(t *testing.T) {
 	}
 	eventually(t, "10 deliveries", func() bool { return calls.Load() == 10 })
 }
+
+func TestBacklogCountsScheduledRetries(t *testing.T) {
+	c := &clock{}
+	bb, err := backbone.Start(context.Background(), backbone.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bb.Shutdown(context.Background()) })
+	bus, err := New(context.Background(), Config{JetStream: bb.JetStream(), RetryBackoff: time.Hour, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bus.Shutdown(context.Background()) })
+	fail := invokerFunc(func(*runtime.Request) (*runtime.Response, error) {
+		return &runtime.Response{FunctionError: "Unhandled", Payload: []byte(`{}`)}, nil
+	})
+	if err := bus.Serve(context.Background(), []Function{{Name: "r", ARN: "arn:r", Invoker: fail}}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if _, err := bus.Enqueue(context.Background(), "r", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	var bl Backlog
+	eventually(t, "a scheduled retry", func() bool {
+		bl, err = bus.Backlog(context.Background(), "r")
+		return err == nil && bl.Scheduled == 1
+	})
+	if bl.Waiting != 0 || bl.InFlight != 0 || bl.Oldest.Before(before.Add(-time.Second)) || bl.Oldest.After(time.Now()) {
+		t.Errorf("backlog %+v", bl)
+	}
+}

@@ -92,10 +92,16 @@ func (s *Server) shutdownEvents(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// deployEvents creates the stack's queues, then delivers the functions'
-// asynchronous events and starts the queue pollers. It returns warnings for
-// what it cannot run.
-func (s *Server) deployEvents(ctx context.Context, stack *template.Stack, fns []template.Function, set map[string]*lambdaapi.Function) ([]string, error) {
+// deployEvents creates the stack's queues and topics, then delivers the
+// functions' asynchronous events and starts the queue pollers. It adds to
+// dep's Events what runs and to its Warnings what cannot.
+func (s *Server) deployEvents(ctx context.Context, stack *template.Stack, fns []template.Function, set map[string]*lambdaapi.Function, dep *Deployment) error {
+	warnings, err := s.deployEventSources(ctx, stack, fns, set, dep)
+	dep.Warnings = append(dep.Warnings, warnings...)
+	return err
+}
+
+func (s *Server) deployEventSources(ctx context.Context, stack *template.Stack, fns []template.Function, set map[string]*lambdaapi.Function, dep *Deployment) ([]string, error) {
 	var warnings []string
 	ids := make([]string, 0, len(stack.Resources))
 	for id := range stack.Resources {
@@ -114,9 +120,10 @@ func (s *Server) deployEvents(ctx context.Context, stack *template.Stack, fns []
 		if _, err := s.ev.queues.Ensure(ctx, r.Attrs["QueueName"], attrs); err != nil {
 			return nil, fmt.Errorf("queue %s: %w", id, err)
 		}
+		dep.Events = append(dep.Events, fmt.Sprintf("queue %s: %s", r.Attrs["QueueName"], s.ev.queues.URL(r.Attrs["QueueName"])))
 	}
 
-	topicWarnings, err := s.deployTopics(ctx, stack, ids)
+	topicWarnings, err := s.deployTopics(ctx, stack, ids, dep)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +202,7 @@ func (s *Server) deployEvents(ctx context.Context, stack *template.Stack, fns []
 			}
 		}
 		mappings = append(mappings, m)
+		dep.Events = append(dep.Events, fmt.Sprintf("SQS %s → function %s", m.Queue, fnName))
 	}
 	old := s.ev.pollers
 	if old != nil {
@@ -379,7 +387,7 @@ func (d destinations) ToFunction(ctx context.Context, functionARN string, payloa
 }
 
 // deployTopics creates the stack's topics and subscriptions.
-func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []string) ([]string, error) {
+func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []string, dep *Deployment) ([]string, error) {
 	var warnings []string
 	for _, id := range ids {
 		r := stack.Resources[id]
@@ -389,6 +397,7 @@ func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []
 		if _, err := s.ev.topics.CreateTopic(ctx, r.Attrs["TopicName"], nil); err != nil {
 			return nil, fmt.Errorf("topic %s: %w", id, err)
 		}
+		dep.Events = append(dep.Events, fmt.Sprintf("topic %s: %s", r.Attrs["TopicName"], r.PhysicalID))
 		subs, _ := r.Properties["Subscription"].([]any)
 		for _, sub := range subs {
 			m, _ := sub.(map[string]any)
@@ -428,6 +437,7 @@ func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []
 		if _, err := s.ev.topics.Subscribe(ctx, topic, protocol, endpoint, attrs); err != nil {
 			return nil, fmt.Errorf("subscription %s: %w", id, err)
 		}
+		dep.Events = append(dep.Events, fmt.Sprintf("SNS %s → %s %s", topic[strings.LastIndex(topic, ":")+1:], protocol, endpoint[strings.LastIndex(endpoint, ":")+1:]))
 	}
 	return warnings, nil
 }

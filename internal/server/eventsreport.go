@@ -31,8 +31,9 @@ type FunctionEvents struct {
 	DeadLettered int64 `json:"deadLettered"`
 	Dropped      int64 `json:"dropped"`
 	// JetStream backlog.
-	Waiting  uint64 `json:"waiting"`
-	InFlight uint64 `json:"inFlight"`
+	Waiting   uint64 `json:"waiting"`
+	InFlight  uint64 `json:"inFlight"`
+	Scheduled int    `json:"scheduledRetries"`
 	// OldestAgeSeconds is the age of the oldest unfinished event (0: none).
 	OldestAgeSeconds float64 `json:"oldestAgeSeconds"`
 }
@@ -110,7 +111,7 @@ func (s *Server) eventReport(r *http.Request) (*EventReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		fe.Waiting, fe.InFlight, fe.OldestAgeSeconds = bl.Waiting, bl.InFlight, age(bl.Oldest)
+		fe.Waiting, fe.InFlight, fe.Scheduled, fe.OldestAgeSeconds = bl.Waiting, bl.InFlight, bl.Scheduled, age(bl.Oldest)
 		byFn[name] = fe
 	}
 	rep := &EventReport{Functions: []FunctionEvents{}, Queues: []QueueEvents{}}
