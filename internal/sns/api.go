@@ -62,7 +62,11 @@ func writeError(w http.ResponseWriter, e *awsapi.Error, requestID string) {
 		} `xml:"Error"`
 		RequestID string `xml:"RequestId"`
 	}{XMLNS: xmlns, RequestID: requestID}
-	doc.Error.Type, doc.Error.Code, doc.Error.Message = typ, e.Code, e.Message
+	code := awsapi.QueryCode(e.Code)
+	if code == awsapi.CodeServiceException {
+		code = "InternalError" // SNS's InternalErrorException
+	}
+	doc.Error.Type, doc.Error.Code, doc.Error.Message = typ, code, e.Message
 	b, _ := xml.Marshal(doc)
 	b = append([]byte(xml.Header), b...)
 	w.Header().Set("Content-Type", "text/xml")

@@ -35,7 +35,7 @@ var catalogue = map[string]sqsError{
 	codeMessageNotInflight:       {400, "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"},
 	codeInvalidAction:            {400, "InvalidAction", "InvalidAction"},
 	codeUnsupportedOperation:     {400, "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation"},
-	codeInternalError:            {500, "InternalError", "InternalError"},
+	codeInternalError:            {500, "InternalFailure", "InternalFailure"},
 }
 
 // Catalogue keys: the JSON protocol's error names.
@@ -88,7 +88,11 @@ func names(e *awsapi.Error) (jsonName, queryCode string, status int) {
 	if c, ok := catalogue[e.Code]; ok {
 		return c.jsonName, c.queryCode, e.Status
 	}
-	return e.Code, e.Code, e.Status
+	if e.Code == awsapi.CodeServiceException {
+		return "InternalFailure", "InternalFailure", e.Status
+	}
+	q := awsapi.QueryCode(e.Code)
+	return q, q, e.Status
 }
 
 func faultType(status int) string {

@@ -313,3 +313,19 @@ func TestRedrive(t *testing.T) {
 		t.Fatalf("dead-letter queue: %+v", dead)
 	}
 }
+
+func TestAuthenticationErrorsUseQueryCodes(t *testing.T) {
+	h := start(t)
+	bad := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIANOTKNOWN0000000", "secret", "")})
+	_, err := bad.ListQueues(context.Background(), &sqs.ListQueuesInput{})
+	if code(err) != "InvalidClientTokenId" {
+		t.Errorf("unknown key: %v (%s)", err, code(err))
+	}
+	wrong := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.url), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(h.creds.AccessKeyID, "not-the-secret", "")})
+	_, err = wrong.ListQueues(context.Background(), &sqs.ListQueuesInput{})
+	if code(err) != "SignatureDoesNotMatch" {
+		t.Errorf("wrong secret: %v (%s)", err, code(err))
+	}
+}
