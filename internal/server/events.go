@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -278,6 +279,17 @@ func arnService(arn string) string {
 	return parts[2]
 }
 
+// functionName is the function name in a Lambda function ARN (without a
+// qualifier).
+func functionName(arn string) (string, bool) {
+	i := strings.LastIndex(arn, ":function:")
+	if i < 0 {
+		return "", false
+	}
+	name, _, _ := strings.Cut(arn[i+len(":function:"):], ":")
+	return name, name != ""
+}
+
 func intProp(v any) (int, bool) {
 	switch n := v.(type) {
 	case int64:
@@ -326,8 +338,7 @@ func (d destinations) Send(ctx context.Context, arn string, m eventbus.Message) 
 		_, err = d.ev.queues.Send(ctx, q, in)
 		return err
 	case "lambda":
-		name := arn[strings.LastIndex(arn, ":function:")+len(":function:"):]
-		name, _, _ = strings.Cut(name, ":")
+		name, _ := functionName(arn)
 		if _, ok := d.s.functions.Function(name); !ok {
 			return fmt.Errorf("destination function %s is not deployed", name)
 		}
@@ -354,6 +365,10 @@ func (d destinations) Send(ctx context.Context, arn string, m eventbus.Message) 
 // ToQueue implements sns.Deliverer.
 func (d destinations) ToQueue(ctx context.Context, queueARN, body string, attrs map[string]sns.Attribute, dedupeID string) error {
 	q, err := d.ev.queues.Get(ctx, sqs.NameFromURL(queueARN))
+	var ae *awsapi.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+		return fmt.Errorf("queue %s: %w", queueARN, sns.ErrEndpointGone)
+	}
 	if err != nil {
 		return err
 	}
@@ -383,12 +398,20 @@ func (d destinations) ToQueue(ctx context.Context, queueARN, body string, attrs 
 
 // ToFunction implements sns.Deliverer: SNS invokes functions asynchronously.
 func (d destinations) ToFunction(ctx context.Context, functionARN string, payload []byte, dedupeID string) error {
+	name, ok := functionName(functionARN)
+	if !ok {
+		return fmt.Errorf("%s: %w", functionARN, sns.ErrEndpointGone)
+	}
+	if _, ok := d.s.functions.Function(name); !ok {
+		return fmt.Errorf("function %s: %w", name, sns.ErrEndpointGone)
+	}
 	return d.Send(ctx, functionARN, eventbus.Message{Body: payload, DedupeID: dedupeID})
 }
 
 // deployTopics creates the stack's topics and subscriptions.
 func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []string, dep *Deployment) ([]string, error) {
 	var warnings []string
+	declared := map[string]bool{}
 	for _, id := range ids {
 		r := stack.Resources[id]
 		if r.Type != "AWS::SNS::Topic" {
@@ -403,9 +426,12 @@ func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []
 			m, _ := sub.(map[string]any)
 			protocol, _ := m["Protocol"].(string)
 			endpoint, _ := m["Endpoint"].(string)
-			if _, err := s.ev.topics.Subscribe(ctx, r.PhysicalID, protocol, endpoint, nil); err != nil {
+			sub, err := s.ev.topics.Subscribe(ctx, r.PhysicalID, protocol, endpoint, nil, stack.Name)
+			if err != nil {
 				warnings = append(warnings, fmt.Sprintf("topic %s: subscription %s %s: %v", id, protocol, endpoint, err))
+				continue
 			}
+			declared[sub.ARN] = true
 		}
 	}
 	for _, id := range ids {
@@ -434,10 +460,24 @@ func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []
 		if scope, ok := r.Properties["FilterPolicyScope"].(string); ok {
 			attrs["FilterPolicyScope"] = scope
 		}
-		if _, err := s.ev.topics.Subscribe(ctx, topic, protocol, endpoint, attrs); err != nil {
+		sub, err := s.ev.topics.Subscribe(ctx, topic, protocol, endpoint, attrs, stack.Name)
+		if err != nil {
 			return nil, fmt.Errorf("subscription %s: %w", id, err)
 		}
+		declared[sub.ARN] = true
 		dep.Events = append(dep.Events, fmt.Sprintf("SNS %s → %s %s", topic[strings.LastIndex(topic, ":")+1:], protocol, endpoint[strings.LastIndex(endpoint, ":")+1:]))
+	}
+	// Subscriptions this stack declared before and no longer does.
+	all, err := s.ev.topics.Subscriptions(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range all {
+		if sub.Owner == stack.Name && !declared[sub.ARN] {
+			if err := s.ev.topics.Unsubscribe(ctx, sub.ARN); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return warnings, nil
 }

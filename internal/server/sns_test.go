@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/aloft-dev/aloft/internal/template"
 )
 
 func (n *eventsNode) snsClient() *sns.Client {
@@ -103,8 +105,15 @@ func TestSNSAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A subscription whose queue does not exist loses its copies (logged),
+	// without holding up the others.
+	gone, err := client.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("sqs"),
+		Endpoint: aws.String("arn:aws:sqs:us-east-1:000000000000:NoSuchQueue")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	list, err := client.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(arn)})
-	if err != nil || len(list.Subscriptions) != 1 || *list.Subscriptions[0].SubscriptionArn != *sub.SubscriptionArn {
+	if err != nil || len(list.Subscriptions) != 2 {
 		t.Fatalf("ListSubscriptionsByTopic: %+v %v", list, err)
 	}
 	topics, err := client.ListTopics(ctx, &sns.ListTopicsInput{})
@@ -124,8 +133,13 @@ func TestSNSAPI(t *testing.T) {
 	if !got["one"] || !got["two"] {
 		t.Errorf("delivered %v", got)
 	}
-	if _, err := client.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: sub.SubscriptionArn}); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(n.logs.String(), "dropping the copy") {
+		t.Errorf("the lost copy is not logged:\n%s", n.logs.String())
+	}
+	for _, s := range []*string{sub.SubscriptionArn, gone.SubscriptionArn} {
+		if _, err := client.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: s}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err = client.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:missing"), Message: aws.String("x")})
 	var nf *snstypes.NotFoundException
@@ -189,5 +203,30 @@ func TestSNSWithAWSCLI(t *testing.T) {
 	run("sns", "unsubscribe", "--subscription-arn", sub)
 	if topics, _ := run("sns", "list-topics")["Topics"].([]any); len(topics) != 2 {
 		t.Errorf("list-topics: %v", topics)
+	}
+}
+
+func TestRedeployRemovesSubscriptionsTheTemplateDropped(t *testing.T) {
+	n := startEventsNode(t, t.TempDir())
+	ctx := context.Background()
+	stack, err := template.Load("testdata/events/template.yaml", template.Options{StackName: "events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(stack.Resources, "FanoutRawSubscription")
+	if _, err := n.srv.Deploy(ctx, stack); err != nil {
+		t.Fatal(err)
+	}
+	list, err := n.snsClient().ListSubscriptions(ctx, &sns.ListSubscriptionsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list.Subscriptions {
+		if strings.HasSuffix(*s.Endpoint, ":FanoutRaw") {
+			t.Errorf("the dropped subscription %s survived the redeploy", *s.SubscriptionArn)
+		}
+	}
+	if len(list.Subscriptions) != 2 {
+		t.Errorf("%d subscriptions, want Fanout and Listener", len(list.Subscriptions))
 	}
 }

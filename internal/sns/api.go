@@ -294,7 +294,7 @@ func (s *Service) subscribe(ctx context.Context, form url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := s.store.Subscribe(ctx, arn, protocol, form.Get("Endpoint"), entries(form, "Attributes"))
+	sub, err := s.store.Subscribe(ctx, arn, protocol, form.Get("Endpoint"), entries(form, "Attributes"), "")
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sns
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -116,6 +117,10 @@ func (s *Store) deliver(ctx context.Context, msg jetstream.Msg) {
 			if err == nil {
 				err = s.cfg.Deliver.ToFunction(ctx, sub.Endpoint, payload, dedupe)
 			}
+		}
+		if errors.Is(err, ErrEndpointGone) {
+			fmt.Fprintf(s.cfg.Logs, "sns: dropping the copy of %s for %s: %v\n", n.id, sub.ARN, err)
+			continue
 		}
 		if err != nil {
 			fmt.Fprintf(s.cfg.Logs, "sns: delivering %s to %s: %v; the publication will be delivered again\n", n.id, sub.Endpoint, err)

@@ -45,6 +45,11 @@ const (
 	hdrTimestamp = "Aloft-Timestamp"
 )
 
+// ErrEndpointGone is what a Deliverer returns (wrapped) when the
+// subscription's endpoint does not exist: that copy is dropped, with a log
+// line, instead of holding up the publication's other subscribers.
+var ErrEndpointGone = errors.New("sns: the subscription's endpoint does not exist")
+
 // Deliverer hands a notification to a subscription's endpoint. Each method
 // returns once the target stored it; dedupeID makes a repeated hand-off a
 // no-op.
@@ -136,6 +141,10 @@ type Subscription struct {
 	Protocol   string            `json:"protocol"`
 	Endpoint   string            `json:"endpoint"`
 	Attributes map[string]string `json:"attributes"`
+	// Owner is the stack that declared the subscription, "" for one made
+	// through the API; a redeploy removes its stack's subscriptions that the
+	// template no longer declares.
+	Owner string `json:"owner,omitempty"`
 }
 
 var topicNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
@@ -245,8 +254,9 @@ func (s *Store) scan(ctx context.Context, filter string, each func([]byte) error
 var protocols = map[string]bool{"lambda": true, "sqs": true}
 
 // Subscribe subscribes an endpoint to a topic. The same topic, protocol and
-// endpoint always give the same subscription (as on SNS).
-func (s *Store) Subscribe(ctx context.Context, topicARN, protocol, endpoint string, attrs map[string]string) (*Subscription, error) {
+// endpoint always give the same subscription (as on SNS). owner is the
+// declaring stack's name, or "" through the API.
+func (s *Store) Subscribe(ctx context.Context, topicARN, protocol, endpoint string, attrs map[string]string, owner string) (*Subscription, error) {
 	if _, err := s.GetTopic(ctx, topicARN); err != nil {
 		return nil, err
 	}
@@ -259,7 +269,7 @@ func (s *Store) Subscribe(ctx context.Context, topicARN, protocol, endpoint stri
 	sum := sha256.Sum256([]byte(topicARN + "\n" + protocol + "\n" + endpoint))
 	h := hex.EncodeToString(sum[:16])
 	id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-	sub := &Subscription{ARN: topicARN + ":" + id, TopicARN: topicARN, Protocol: protocol, Endpoint: endpoint, Attributes: map[string]string{}}
+	sub := &Subscription{ARN: topicARN + ":" + id, TopicARN: topicARN, Protocol: protocol, Endpoint: endpoint, Attributes: map[string]string{}, Owner: owner}
 	for k, v := range attrs {
 		if err := checkSubscriptionAttribute(k, v, sub.Attributes); err != nil {
 			return nil, err
