@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -289,5 +292,54 @@ func TestSQSEventSource(t *testing.T) {
 	}
 	if seen[`{"name":"one"}`] != 1 || seen[`{"name":"two"}`] != 1 || seen[`{"action":"error","name":"poison"}`] != 2 {
 		t.Errorf("deliveries per body: %v", seen)
+	}
+}
+
+// awsCLI returns a runner of Debian's aws CLI against the node, which
+// decodes its JSON output; it skips the test where the CLI is missing.
+func (n *eventsNode) awsCLI(t *testing.T) func(args ...string) map[string]any {
+	t.Helper()
+	const cli = "/usr/bin/aws"
+	if _, err := os.Stat(cli); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Debian's awscli is not installed (%s)", cli)
+		}
+		t.Skipf("Debian's awscli is not installed (%s)", cli)
+	}
+	creds := n.srv.Credentials()
+	home := t.TempDir()
+	return func(args ...string) map[string]any {
+		t.Helper()
+		cmd := exec.Command(cli, append([]string{"--endpoint-url", n.srv.EndpointURL(), "--output", "json"}, args...)...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+			"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_DEFAULT_REGION=us-east-1",
+			"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_PAGER="}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		var v map[string]any
+		if len(strings.TrimSpace(string(out))) > 0 {
+			if err := json.Unmarshal(out, &v); err != nil {
+				t.Fatalf("aws %s printed %s", strings.Join(args, " "), out)
+			}
+		}
+		return v
+	}
+}
+
+// TestAsyncInvokeWithAWSCLI is the asynchronous invocation smoke test with
+// Debian's aws CLI: 202, then the OnSuccess record.
+func TestAsyncInvokeWithAWSCLI(t *testing.T) {
+	n := startEventsNode(t, t.TempDir())
+	run := n.awsCLI(t)
+	out := run("lambda", "invoke", "--function-name", "Async", "--invocation-type", "Event",
+		"--cli-binary-format", "raw-in-base64-out", "--payload", `{"name":"cli"}`, filepath.Join(t.TempDir(), "out.json"))
+	if out["StatusCode"] != float64(202) {
+		t.Fatalf("aws lambda invoke --invocation-type Event printed %v", out)
+	}
+	r := decodeRecord(t, n.take(t, "Results", 1)[0])
+	if r.RequestContext.Condition != "Success" || !strings.Contains(string(r.ResponsePayload), `"hello":"cli"`) {
+		t.Errorf("record %+v", r)
 	}
 }

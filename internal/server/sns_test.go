@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -156,33 +154,8 @@ func TestSNSAPI(t *testing.T) {
 
 // TestSNSWithAWSCLI is the SNS smoke test with Debian's aws CLI.
 func TestSNSWithAWSCLI(t *testing.T) {
-	const cli = "/usr/bin/aws"
-	if _, err := os.Stat(cli); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Debian's awscli is not installed (%s)", cli)
-		}
-		t.Skipf("Debian's awscli is not installed (%s)", cli)
-	}
 	n := startEventsNode(t, t.TempDir())
-	creds := n.srv.Credentials()
-	run := func(args ...string) map[string]any {
-		t.Helper()
-		cmd := exec.Command(cli, append([]string{"--endpoint-url", n.srv.EndpointURL(), "--output", "json"}, args...)...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
-			"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey, "AWS_DEFAULT_REGION=us-east-1",
-			"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_PAGER="}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		var v map[string]any
-		if len(strings.TrimSpace(string(out))) > 0 {
-			if err := json.Unmarshal(out, &v); err != nil {
-				t.Fatalf("aws %s printed %s", strings.Join(args, " "), out)
-			}
-		}
-		return v
-	}
+	run := n.awsCLI(t)
 	arn, _ := run("sns", "create-topic", "--name", "cli")["TopicArn"].(string)
 	sub, _ := run("sns", "subscribe", "--topic-arn", arn, "--protocol", "sqs",
 		"--notification-endpoint", "arn:aws:sqs:us-east-1:000000000000:FanoutRaw",
