@@ -90,6 +90,11 @@ type Config struct {
 	// RetryBackoff is the delay before retry n (1-based) is n×RetryBackoff;
 	// 0 means 1 minute, as on Lambda.
 	RetryBackoff time.Duration
+	// AckWait is how long an event delivered to a node that died stays
+	// invisible before another worker gets it; 0 means 10 s. Workers send
+	// a heartbeat every AckWait/3 while the function runs, so it does not
+	// bound the function's timeout.
+	AckWait time.Duration
 	// ThrottleDelay is how long an event waits when the function is at its
 	// concurrency cap; 0 means 1 s.
 	ThrottleDelay time.Duration
@@ -132,6 +137,9 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	if cfg.ThrottleDelay == 0 {
 		cfg.ThrottleDelay = time.Second
 	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 10 * time.Second
+	}
 	if cfg.Logs == nil {
 		cfg.Logs = io.Discard
 	}
@@ -164,11 +172,6 @@ func Token(name string) string {
 		return r
 	}, name)
 }
-
-// ackWait is how long an event delivered to a node that died stays
-// invisible. Workers send a heartbeat every ackWait/3 while the function
-// runs, so it does not bound the function's timeout.
-const ackWait = 10 * time.Second
 
 func workSubject(fn string) string { return "aloft.async.fn." + Token(fn) }
 
@@ -219,7 +222,7 @@ func (b *Bus) Serve(ctx context.Context, fns []Function) error {
 			Description:   "aloft: asynchronous invocations of " + fn.Name,
 			FilterSubject: workSubject(fn.Name),
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       ackWait,
+			AckWait:       b.cfg.AckWait,
 			MaxDeliver:    -1,
 			Replicas:      b.cfg.Replicas,
 		})

@@ -201,3 +201,35 @@ func TestBacklogCountsScheduledRetries(t *testing.T) {
 		t.Errorf("backlog %+v", bl)
 	}
 }
+
+func TestLongInvocationsAreNotRedelivered(t *testing.T) {
+	bb, err := backbone.Start(context.Background(), backbone.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bb.Shutdown(context.Background()) })
+	dest := &sink{sent: map[string][]Message{}}
+	// AckWait is far shorter than the invocation: only the heartbeats keep
+	// the event from being handed to the second worker.
+	bus, err := New(context.Background(), Config{JetStream: bb.JetStream(), AckWait: 300 * time.Millisecond, Destinations: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bus.Shutdown(context.Background()) })
+	var calls atomic.Int64
+	slow := invokerFunc(func(*runtime.Request) (*runtime.Response, error) {
+		calls.Add(1)
+		time.Sleep(1500 * time.Millisecond) // the function's work, 5 AckWaits long
+		return &runtime.Response{Payload: []byte(`null`)}, nil
+	})
+	if err := bus.Serve(context.Background(), []Function{{Name: "s", ARN: "arn:s", Invoker: slow, Concurrency: 2, OnSuccess: "arn:done"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Enqueue(context.Background(), "s", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the OnSuccess record", func() bool { return len(dest.get("arn:done")) == 1 })
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d invocations of one event", n)
+	}
+}

@@ -105,7 +105,7 @@ func (w *worker) deliver(ctx context.Context, msg jetstream.Msg) {
 			logf("nak: %v", err)
 		}
 		return
-	case errors.Is(err, runtime.ErrPoolClosed) || ctx.Err() != nil:
+	case err != nil && (errors.Is(err, runtime.ErrPoolClosed) || ctx.Err() != nil):
 		// Shutting down or redeploying: someone will deliver it again.
 		if err := msg.Nak(); err != nil && ctx.Err() == nil {
 			logf("nak: %v", err)
@@ -148,9 +148,10 @@ func (w *worker) deliver(ctx context.Context, msg jetstream.Msg) {
 // AckWait/3, so AckWait can stay short (a dead node's events come back
 // quickly) whatever the function's timeout. The returned func stops it.
 func (w *worker) heartbeat(msg jetstream.Msg) func() {
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
-		t := time.NewTicker(ackWait / 3)
+		defer close(exited)
+		t := time.NewTicker(w.bus.cfg.AckWait / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -161,7 +162,8 @@ func (w *worker) heartbeat(msg jetstream.Msg) func() {
 			}
 		}
 	}()
-	return func() { close(done) }
+	// Stopping waits for the goroutine, so no heartbeat races the ack.
+	return func() { close(done); <-exited }
 }
 
 // invocationID is the request id of one attempt: Lambda keeps the id across
