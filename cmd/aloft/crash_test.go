@@ -19,13 +19,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// crashTemplate is an app with an asynchronously invoked function and an
-// SQS-triggered one, both built from the server tests' fixture, which
-// prints "SEEN <name>" for each event it handles.
+// crashTemplate is an app with an asynchronously invoked function, an
+// SQS-triggered one and a topic feeding its queue, the functions built from
+// the server tests' fixture, which prints "SEEN <name>" for each event it
+// handles.
 const crashTemplate = `Transform: AWS::Serverless-2016-10-31
 Globals:
   Function:
@@ -51,10 +53,21 @@ Resources:
             BatchSize: 10
             ScalingConfig:
               MaximumConcurrency: 4
+  News:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: news
+  NewsToJobs:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref News
+      Protocol: sqs
+      Endpoint: !GetAtt Jobs.Arn
+      RawMessageDelivery: true
 `
 
-// TestCrashLosesNothingAccepted sends asynchronous invocations and queue
-// messages, kills aloft with SIGKILL at a random moment, restarts it on the
+// TestCrashLosesNothingAccepted sends asynchronous invocations, queue
+// messages and topic publications, kills aloft with SIGKILL at a random moment, restarts it on the
 // same data directory and checks that every event it had accepted (202 or
 // 200) is delivered at least once. ALOFT_CRASH_EVENTS sets the number of
 // events (default 300; bench/ runs 10,000).
@@ -83,6 +96,7 @@ func TestCrashLosesNothingAccepted(t *testing.T) {
 	creds := credentials.NewStaticCredentialsProvider(up.keyID, up.secret, "")
 	lc := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(up.endpoint), Credentials: creds, RetryMaxAttempts: 1})
 	qc := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(up.endpoint), Credentials: creds, RetryMaxAttempts: 1})
+	tc := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(up.endpoint), Credentials: creds, RetryMaxAttempts: 1})
 	queueURL := up.endpoint + "/000000000000/Jobs"
 
 	// Send from several goroutines until the kill makes sends fail.
@@ -109,10 +123,10 @@ func TestCrashLosesNothingAccepted(t *testing.T) {
 	ctx := context.Background()
 	const senders = 4
 	for s := range senders {
-		wg.Add(2)
+		wg.Add(3)
 		go func() { // asynchronous invocations
 			defer wg.Done()
-			for i := s; i < total/2; i += senders {
+			for i := s; i < total/3; i += senders {
 				name := fmt.Sprintf("a%d", i)
 				payload, _ := json.Marshal(map[string]string{"action": "seen", "name": name})
 				_, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("Async"), Payload: payload, InvocationType: lambdatypes.InvocationTypeEvent})
@@ -124,9 +138,9 @@ func TestCrashLosesNothingAccepted(t *testing.T) {
 		}()
 		go func() { // queue messages, ten at a time
 			defer wg.Done()
-			for i := s * 10; i < total/2; i += senders * 10 {
+			for i := s * 10; i < total/3; i += senders * 10 {
 				var entries []sqstypes.SendMessageBatchRequestEntry
-				for j := i; j < min(i+10, total/2); j++ {
+				for j := i; j < min(i+10, total/3); j++ {
 					body, _ := json.Marshal(map[string]string{"action": "seen", "name": fmt.Sprintf("q%d", j)})
 					entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)), MessageBody: aws.String(string(body))})
 				}
@@ -140,6 +154,17 @@ func TestCrashLosesNothingAccepted(t *testing.T) {
 					names = append(names, fmt.Sprintf("q%d", j))
 				}
 				accept(names...)
+			}
+		}()
+		go func() { // topic publications, delivered to the queue
+			defer wg.Done()
+			for i := s; i < total/3; i += senders {
+				name := fmt.Sprintf("s%d", i)
+				msg, _ := json.Marshal(map[string]string{"action": "seen", "name": name})
+				if _, err := tc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:news"), Message: aws.String(string(msg))}); err != nil {
+					return
+				}
+				accept(name)
 			}
 		}()
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
@@ -30,6 +31,10 @@ type eventing struct {
 	topics  *sns.Store
 	snsAPI  *sns.Service
 	pollers *sqs.Pollers // nil before the first Deploy
+	// fanout starts SNS delivery at the first Deploy: before it, the
+	// subscribed functions are not deployed and the endpoint URL is not
+	// known, and publications stored before a restart must wait for both.
+	fanout sync.Once
 }
 
 // startEvents opens the streams and buckets of the event machinery.
@@ -62,7 +67,6 @@ func (s *Server) startEvents(ctx context.Context) error {
 		return err
 	}
 	ev.snsAPI = sns.NewService(ev.topics)
-	ev.topics.Start(ctx, 0)
 	s.ev = ev
 	return nil
 }
@@ -129,6 +133,7 @@ func (s *Server) deployEventSources(ctx context.Context, stack *template.Stack, 
 		return nil, err
 	}
 	warnings = append(warnings, topicWarnings...)
+	s.ev.fanout.Do(func() { s.ev.topics.Start(ctx, 0) })
 
 	var async []eventbus.Function
 	for _, fn := range fns {
