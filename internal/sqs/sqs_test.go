@@ -38,7 +38,11 @@ func start(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := NewStore(ctx, Config{JetStream: bb.JetStream(), Conn: bb.Conn()})
+	// The queue URLs name the test server, whose address is known before it
+	// serves.
+	srv := httptest.NewUnstartedServer(nil)
+	url := "http://" + srv.Listener.Addr().String()
+	store, err := NewStore(ctx, Config{JetStream: bb.JetStream(), Conn: bb.Conn(), Endpoint: func() string { return url }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +52,9 @@ func start(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(router)
+	srv.Config.Handler = router
+	srv.Start()
 	t.Cleanup(srv.Close)
-	store.cfg.Endpoint = func() string { return srv.URL }
 	client := sqs.New(sqs.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
