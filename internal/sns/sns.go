@@ -149,7 +149,9 @@ type Subscription struct {
 
 var topicNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
-func token(name string) string { return strings.ReplaceAll(name, ".", "_") }
+// token is a topic name as one subject token and KV key part: "." (of
+// ".fifo") becomes "=", which no topic name contains.
+func token(name string) string { return strings.ReplaceAll(name, ".", "=") }
 
 // TopicARN is a topic's ARN.
 func (s *Store) TopicARN(name string) string {

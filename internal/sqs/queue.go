@@ -196,7 +196,10 @@ func validateAttributes(name string, attrs map[string]string) *awsapi.Error {
 // streamName is the stream of a queue; subjects are under aloft.sqs.<token>.
 func streamName(queue string) string { return "SQS_" + token(queue) }
 
-func token(queue string) string { return strings.ReplaceAll(queue, ".", "_") }
+// token is a queue name as one subject token, stream-name part and KV key:
+// the only "." a queue name may have (of ".fifo") becomes "=", which no
+// queue name contains, so "a.fifo" and "a_fifo" stay apart.
+func token(queue string) string { return strings.ReplaceAll(queue, ".", "=") }
 
 func msgSubject(queue string) string { return "aloft.sqs." + token(queue) + ".msg" }
 

@@ -333,3 +333,19 @@ func TestAuthenticationErrorsUseQueryCodes(t *testing.T) {
 		t.Errorf("wrong secret: %v (%s)", err, code(err))
 	}
 }
+
+func TestFIFOAndStandardNamesDoNotCollide(t *testing.T) {
+	h := start(t)
+	fifo := h.create(t, "a.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+	std := h.create(t, "a_fifo", nil)
+	if _, err := h.client.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(fifo), MessageBody: aws.String("f"), MessageGroupId: aws.String("g")}); err != nil {
+		t.Fatal(err)
+	}
+	h.send(t, std, "s")
+	for url, want := range map[string]string{fifo: "f", std: "s"} {
+		got := h.receive(t, url, 1, 10*time.Second)
+		if len(got) != 1 || *got[0].Body != want {
+			t.Errorf("%s received %d messages", url, len(got))
+		}
+	}
+}
