@@ -26,7 +26,8 @@ func newEventsCommand() *cobra.Command {
 invocations (accepted, delivered, retried, throttled, failed, dead-lettered,
 dropped on this node since it started; waiting, in flight, retries scheduled
 and the oldest age from JetStream); for each queue, its messages and the function its event
-source mapping invokes (batches, delivered, failed).`,
+source mapping invokes (batches, delivered, failed); for each topic, its
+subscriptions and the publications not yet fanned out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEvents(cmd.Context(), cmd.OutOrStdout(), endpoint, asJSON)
@@ -93,6 +94,13 @@ func printEvents(out io.Writer, rep *server.EventReport) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\n", q.Queue, q.Visible, q.InFlight, q.Delayed, ageString(q.OldestAgeSeconds),
 			fn, q.Batches, q.Delivered, q.Failed, q.Throttled)
+	}
+	if len(rep.Topics) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "TOPIC\tSUBSCRIPTIONS\tPENDING\tOLDEST")
+		for _, t := range rep.Topics {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", t.Topic, t.Subscriptions, t.Pending, ageString(t.OldestAgeSeconds))
+		}
 	}
 	return tw.Flush()
 }

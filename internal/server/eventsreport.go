@@ -11,12 +11,23 @@ import (
 )
 
 // EventReport is what `aloft events` shows: per function, its asynchronous
-// events; per queue, its messages and the mappings that poll it. Backlogs
+// events; per queue, its messages and the mappings that poll it; per topic,
+// its publications not yet fanned out. Backlogs
 // come from JetStream (the same on every node); counters are this node's
 // since it started.
 type EventReport struct {
 	Functions []FunctionEvents `json:"functions"`
 	Queues    []QueueEvents    `json:"queues"`
+	Topics    []TopicEvents    `json:"topics"`
+}
+
+// TopicEvents is one topic: its subscriptions and the publications not yet
+// fanned out to all of them.
+type TopicEvents struct {
+	Topic            string  `json:"topic"`
+	Subscriptions    int     `json:"subscriptions"`
+	Pending          uint64  `json:"pending"`
+	OldestAgeSeconds float64 `json:"oldestAgeSeconds"`
 }
 
 // FunctionEvents is one function's asynchronous invocations.
@@ -114,7 +125,7 @@ func (s *Server) eventReport(r *http.Request) (*EventReport, error) {
 		fe.Waiting, fe.InFlight, fe.Scheduled, fe.OldestAgeSeconds = bl.Waiting, bl.InFlight, bl.Scheduled, age(bl.Oldest)
 		byFn[name] = fe
 	}
-	rep := &EventReport{Functions: []FunctionEvents{}, Queues: []QueueEvents{}}
+	rep := &EventReport{Functions: []FunctionEvents{}, Queues: []QueueEvents{}, Topics: []TopicEvents{}}
 	for _, fe := range byFn {
 		rep.Functions = append(rep.Functions, fe)
 	}
@@ -141,6 +152,21 @@ func (s *Server) eventReport(r *http.Request) (*EventReport, error) {
 		if !matched {
 			rep.Queues = append(rep.Queues, base)
 		}
+	}
+	topics, err := s.ev.topics.Topics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range topics {
+		subs, err := s.ev.topics.Subscriptions(ctx, s.ev.topics.TopicARN(t.Name))
+		if err != nil {
+			return nil, err
+		}
+		bl, err := s.ev.topics.Backlog(ctx, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		rep.Topics = append(rep.Topics, TopicEvents{Topic: t.Name, Subscriptions: len(subs), Pending: bl.Pending, OldestAgeSeconds: age(bl.Oldest)})
 	}
 	return rep, nil
 }

@@ -444,3 +444,35 @@ func selectStructured(doc string) (string, error) {
 	}
 	return def, nil
 }
+
+// Backlog is a topic's publications not yet fanned out to every
+// subscription, and when the oldest of them was published (zero: none).
+type Backlog struct {
+	Pending uint64
+	Oldest  time.Time
+}
+
+// Backlog reports a topic's unfinished publications.
+func (s *Store) Backlog(ctx context.Context, topicName string) (Backlog, error) {
+	var out Backlog
+	subject := "aloft.sns." + token(topicName)
+	si, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return out, fmt.Errorf("sns: topic %s: %w", topicName, err)
+	}
+	out.Pending = si.State.Subjects[subject]
+	if out.Pending == 0 {
+		return out, nil
+	}
+	m, err := s.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
+	if err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		return out, fmt.Errorf("sns: topic %s: %w", topicName, err)
+	}
+	if t, err := time.Parse("2006-01-02T15:04:05.000Z", m.Header.Get(hdrTimestamp)); err == nil {
+		out.Oldest = t
+	}
+	return out, nil
+}
