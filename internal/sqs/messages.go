@@ -85,7 +85,7 @@ func (s *Store) Send(ctx context.Context, q *Queue, in SendInput) (*Sent, error)
 		}
 	}
 	id := runtime.NewRequestID()
-	m := nats.NewMsg(msgSubject(q.Name))
+	m := nats.NewMsg(subjectFor(q, in.GroupID))
 	m.Header.Set(hdrMessageID, id)
 	m.Header.Set(hdrSent, strconv.FormatInt(s.cfg.Now().UnixMilli(), 10))
 	m.Header.Set(hdrSender, in.Sender)
@@ -119,7 +119,7 @@ func (s *Store) Send(ctx context.Context, q *Queue, in SendInput) (*Sent, error)
 		// fires into the queue's subject when due.
 		m.Subject = schedSubject(q.Name, id)
 		m.Header.Set("Nats-Schedule", "@at "+s.cfg.Now().Add(time.Duration(delay)*time.Second).UTC().Format(time.RFC3339Nano))
-		m.Header.Set("Nats-Schedule-Target", msgSubject(q.Name))
+		m.Header.Set("Nats-Schedule-Target", subjectFor(q, in.GroupID))
 	}
 	ack, err := s.cfg.JetStream.PublishMsg(ctx, m)
 	if err != nil {
@@ -186,15 +186,18 @@ func (s *Store) Receive(ctx context.Context, q *Queue, in ReceiveInput) ([]*Mess
 	if err != nil {
 		return nil, fmt.Errorf("sqs: queue %s: %w", q.Name, err)
 	}
-	cons, err := st.Consumer(ctx, consumerName)
-	if err != nil {
-		return nil, fmt.Errorf("sqs: queue %s: %w", q.Name, err)
-	}
 	wait := time.Duration(q.intAttr("ReceiveMessageWaitTimeSeconds")) * time.Second
 	if in.Wait != nil {
 		wait = *in.Wait
 	}
 	deadline := s.cfg.Now().Add(wait)
+	if q.fifo() {
+		return s.receiveFIFO(ctx, q, st, in, deadline)
+	}
+	cons, err := st.Consumer(ctx, consumerName)
+	if err != nil {
+		return nil, fmt.Errorf("sqs: queue %s: %w", q.Name, err)
+	}
 	var out []*Message
 	for len(out) == 0 {
 		msgs, err := s.fetch(ctx, cons, in.Max, deadline)
@@ -316,7 +319,7 @@ func (s *Store) redrive(ctx context.Context, q *Queue, dlqName string, m jetstre
 	if err != nil {
 		return fmt.Errorf("sqs: dead-letter queue %s of %s: %w", dlqName, q.Name, err)
 	}
-	out := nats.NewMsg(msgSubject(dlq.Name))
+	out := nats.NewMsg(subjectFor(dlq, m.Headers().Get(hdrGroup)))
 	for k, v := range m.Headers() {
 		if strings.HasPrefix(k, "Aloft-") {
 			out.Header[k] = v
@@ -336,7 +339,11 @@ func (s *Store) redrive(ctx context.Context, q *Queue, dlqName string, m jetstre
 // replyOf decodes a receipt handle of queue q into the ack subject it is.
 func replyOf(q *Queue, handle string) (string, *awsapi.Error) {
 	b, err := base64.RawURLEncoding.DecodeString(handle)
-	if err != nil || !strings.HasPrefix(string(b), "$JS.ACK."+streamName(q.Name)+"."+consumerName+".") {
+	prefix := "$JS.ACK." + streamName(q.Name) + "." + consumerName + "."
+	if q.fifo() {
+		prefix = "$JS.ACK." + streamName(q.Name) + "." + groupConsumerPrefix
+	}
+	if err != nil || !strings.HasPrefix(string(b), prefix) {
 		return "", errorf(codeReceiptHandleIsInvalid, "The input receipt handle \"%s\" is not a valid receipt handle.", handle)
 	}
 	return string(b), nil

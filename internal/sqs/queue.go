@@ -290,9 +290,7 @@ func (s *Store) apply(ctx context.Context, q *Queue) error {
 		Replicas:      s.cfg.Replicas,
 	}
 	if q.fifo() {
-		// One message in flight orders the whole queue, a superset of
-		// per-group ordering (see docs/design/events.md).
-		cc.MaxAckPending = 1
+		return s.updateGroupConsumers(ctx, q, st) // fifo.go
 	}
 	if _, err := st.CreateOrUpdateConsumer(ctx, cc); err != nil {
 		return fmt.Errorf("sqs: consumer for %s: %w", q.Name, err)
@@ -402,6 +400,9 @@ func (s *Store) Count(ctx context.Context, name string) (Counts, error) {
 	st, err := s.cfg.JetStream.Stream(ctx, streamName(name))
 	if err != nil {
 		return Counts{}, fmt.Errorf("sqs: queue %s: %w", name, err)
+	}
+	if strings.HasSuffix(name, ".fifo") {
+		return s.countFIFO(ctx, name, st)
 	}
 	c, err := st.Consumer(ctx, consumerName)
 	if err != nil {

@@ -349,3 +349,36 @@ func TestFIFOAndStandardNamesDoNotCollide(t *testing.T) {
 		}
 	}
 }
+
+func TestFIFOGroupsAreIndependent(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	url := h.create(t, "groups.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "60"})
+	for _, m := range []struct{ group, body string }{{"g1", "a"}, {"g1", "b"}, {"g2", "c"}} {
+		if _, err := h.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(m.body), MessageGroupId: aws.String(m.group)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each group's head: a and c, never b while a is in flight.
+	first := h.receive(t, url, 2, 10*time.Second)
+	got := map[string]string{}
+	for _, m := range first {
+		got[*m.Body] = *m.ReceiptHandle
+	}
+	if len(got) != 2 || got["a"] == "" || got["c"] == "" {
+		t.Fatalf("first receive: %v", got)
+	}
+	out, err := h.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+	if err != nil || len(out.Messages) != 0 {
+		t.Fatalf("a group with a message in flight gave another: %+v %v", out.Messages, err)
+	}
+	waitCount(t, h, "groups.fifo", func(c Counts) bool { return c.InFlight == 2 && c.Visible == 1 })
+	// Deleting a releases b; g2 is not held up by g1 at any point.
+	if _, err := h.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: aws.String(got["a"])}); err != nil {
+		t.Fatal(err)
+	}
+	next := h.receive(t, url, 1, 10*time.Second)
+	if len(next) != 1 || *next[0].Body != "b" || next[0].Attributes["MessageGroupId"] != "g1" {
+		t.Fatalf("after deleting a: %+v", next)
+	}
+}
