@@ -25,6 +25,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUpCommand(), newInvokeCommand(), newValidateCommand())
+	root.AddCommand(newUpCommand(), newInvokeCommand(), newValidateCommand(), newEventsCommand())
 	return root
 }

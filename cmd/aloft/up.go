@@ -26,6 +26,7 @@ type upFlags struct {
 	nats       string
 	stackName  string
 	parameters []string
+	sync       string
 }
 
 func newUpCommand() *cobra.Command {
@@ -53,6 +54,7 @@ first start and printed; ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY replace them.
 	cmd.Flags().StringVar(&f.endpoint, "endpoint", "127.0.0.1:4566", "AWS endpoint listen address (host:port; port 0 picks a free port)")
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:3000", "HTTP APIs and function URLs listen address (host:port; port 0 picks a free port)")
 	cmd.Flags().StringVar(&f.nats, "nats", "", "use this NATS JetStream server or cluster instead of the embedded one")
+	cmd.Flags().StringVar(&f.sync, "sync", "default", `JetStream durability: "default" (accepted data survives a crash of aloft) or "always" (fsync every write: it also survives an OS crash, at a cost)`)
 	cmd.Flags().StringVar(&f.stackName, "stack-name", "", "stack name (AWS::StackName; default: the template directory's name)")
 	cmd.Flags().StringArrayVar(&f.parameters, "parameter-overrides", nil, "template parameters: Key=Value or ParameterKey=Key,ParameterValue=Value (repeatable, space-separated)")
 	return cmd
@@ -83,6 +85,13 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 	cfg.Endpoint = f.endpoint
 	cfg.HTTP = f.http
 	cfg.NATSURL = f.nats
+	switch f.sync {
+	case "default":
+	case "always":
+		cfg.SyncAlways = true
+	default:
+		return fmt.Errorf("--sync must be default or always, not %q", f.sync)
+	}
 	cfg.Region, cfg.AccountID = stack.Region, stack.AccountID
 	cfg.Logs = out
 	cfg.Toolchains = toolchainConfig(dataDir)
@@ -134,6 +143,9 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 			state = "ready on " + fn.Interpreter
 		}
 		fmt.Fprintf(out, "aloft: function %s (%s): %s\n", fn.Name, fn.Runtime, state)
+	}
+	for _, e := range dep.Events {
+		fmt.Fprintf(out, "aloft: %s\n", e)
 	}
 	for _, o := range stack.Outputs {
 		fmt.Fprintf(out, "aloft: output %s = %s\n", o.Name, o.Value)

@@ -55,3 +55,21 @@ var (
 	ErrUnrecognizedClient         = &Error{Status: http.StatusForbidden, Code: CodeUnrecognizedClient, Message: "The security token included in the request is invalid."}
 	ErrContentSHA256Mismatch      = &Error{Status: http.StatusBadRequest, Code: CodeContentSHA256Mismatch, Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
 )
+
+// queryCodes are the Query protocol's names (SQS, SNS) for the router's
+// authentication errors.
+var queryCodes = map[string]string{
+	CodeMissingAuthenticationToken: "MissingAuthenticationToken",
+	CodeIncompleteSignature:        "IncompleteSignature",
+	CodeInvalidSignature:           "SignatureDoesNotMatch",
+	CodeUnrecognizedClient:         "InvalidClientTokenId",
+}
+
+// QueryCode returns the name a Query-protocol service (SQS, SNS) gives to
+// one of the router's error codes, or code itself.
+func QueryCode(code string) string {
+	if q, ok := queryCodes[code]; ok {
+		return q
+	}
+	return code
+}

@@ -103,6 +103,10 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 			return nil, fmt.Errorf("backbone: listen address: %w", err)
 		}
 		opts.Host, opts.Port = host, port
+		if port == 0 {
+			// nats-server reads 0 as its default, 4222; -1 picks a free port.
+			opts.Port = server.RANDOM_PORT
+		}
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

@@ -27,8 +27,10 @@ func (s *Service) invoke(w http.ResponseWriter, r *http.Request, name string) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case "Event":
-		writeError(w, errNotImplemented("Invoke with X-Amz-Invocation-Type: Event (asynchronous invocation)"))
-		return
+		if s.cfg.Async == nil {
+			writeError(w, errNotImplemented("Invoke with X-Amz-Invocation-Type: Event (asynchronous invocation)"))
+			return
+		}
 	default:
 		writeError(w, errInvalidParameter("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invocationType))
 		return
@@ -44,8 +46,12 @@ func (s *Service) invoke(w http.ResponseWriter, r *http.Request, name string) {
 		writeError(w, awsapi.AsError(err))
 		return
 	}
-	if len(payload) > MaxPayloadBytes {
-		writeError(w, &awsapi.Error{Status: http.StatusRequestEntityTooLarge, Code: awsapi.CodeRequestTooLarge, Limit: MaxPayloadBytes})
+	limit := MaxPayloadBytes
+	if invocationType == "Event" {
+		limit = MaxAsyncPayloadBytes
+	}
+	if len(payload) > limit {
+		writeError(w, &awsapi.Error{Status: http.StatusRequestEntityTooLarge, Code: awsapi.CodeRequestTooLarge, Limit: int64(limit)})
 		return
 	}
 	if len(payload) == 0 {
@@ -64,6 +70,17 @@ func (s *Service) invoke(w http.ResponseWriter, r *http.Request, name string) {
 		req.ClientContext = string(decoded)
 	}
 
+	if invocationType == "Event" {
+		id, err := s.cfg.Async.Enqueue(r.Context(), fn.Configuration.FunctionName, payload)
+		if err != nil {
+			writeError(w, awsapi.AsError(err))
+			return
+		}
+		w.Header().Set("X-Amzn-Requestid", id)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
 	resp, err := fn.Invoker.Invoke(r.Context(), req)
 	if err != nil {
 		switch {

@@ -18,6 +18,10 @@ import (
 // response payloads: 6 MiB.
 const MaxPayloadBytes = 6 << 20
 
+// MaxAsyncPayloadBytes is Lambda's limit on an asynchronous invocation's
+// payload: 1 MiB.
+const MaxAsyncPayloadBytes = 1 << 20
+
 // Invoker runs one invocation of a function; *runtime.Pool is one.
 type Invoker interface {
 	Invoke(ctx context.Context, req *runtime.Request) (*runtime.Response, error)
@@ -38,11 +42,20 @@ type Registry interface {
 	Functions() []*Function // sorted by name
 }
 
+// AsyncInvoker accepts asynchronous invocations (X-Amz-Invocation-Type:
+// Event). Enqueue returns the request id only once the event is stored
+// durably; *eventbus.Bus is one.
+type AsyncInvoker interface {
+	Enqueue(ctx context.Context, function string, payload []byte) (requestID string, err error)
+}
+
 // Config configures a Service.
 type Config struct {
 	Region    string // default "us-east-1"
 	AccountID string // default "000000000000"
 	Functions Registry
+	// Async accepts Event invocations; nil answers them NotImplemented.
+	Async AsyncInvoker
 }
 
 // Service is the Lambda API. It implements awsapi.Service and is safe for

@@ -46,3 +46,9 @@ func newLogStreamName(now time.Time, version string) string {
 	rand.Read(b[:])
 	return now.UTC().Format("2006/01/02") + "/[" + version + "]" + hex.EncodeToString(b[:])
 }
+
+// NewRequestID returns a random UUID version 4, the form of Lambda's request
+// ids, for callers that must know an invocation's id before it runs (an
+// asynchronous invocation answers 202 with it). It is also used for SQS and
+// SNS message ids.
+func NewRequestID() string { return newRequestID() }

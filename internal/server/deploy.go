@@ -24,6 +24,9 @@ type Deployment struct {
 	// Warnings are problems that do not stop the stack: functions aloft cannot
 	// run yet (they answer every invocation with an error naming why).
 	Warnings []string
+	// Events are one line per queue, topic and event source the deployment
+	// runs ("queue Jobs: http://…", "SQS Jobs → function Worker").
+	Events []string
 }
 
 // DeployedFunction is one function of a deployed stack.
@@ -91,6 +94,9 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	}
 	s.functions.replace(set)
 	dep.Warnings = append(dep.Warnings, s.deployRoutes(stack)...)
+	if err := s.deployEvents(ctx, stack, fns, set, dep); err != nil {
+		return fail(err)
+	}
 	s.mu.Lock()
 	old := s.pools
 	s.pools = pools

@@ -61,6 +61,16 @@ type Config struct {
 	// CacheDir "" means DataDir/toolchains (managed Node.js copies), its
 	// Progress nil means Logs.
 	Toolchains toolchain.Config
+	// SyncAlways makes the embedded JetStream fsync every write (--sync
+	// always): accepted events then survive an operating-system crash too.
+	SyncAlways bool
+	// Replicas is the replica count of aloft's event streams and buckets
+	// (async invocations, queues, topics); 0 means 1. Set 3 with NATSURL on
+	// a JetStream cluster, so the loss of a NATS server loses nothing.
+	Replicas int
+	// RetryBackoff is the delay before an asynchronous invocation's retry n
+	// (n × RetryBackoff); 0 means 1 minute, as on Lambda.
+	RetryBackoff time.Duration
 }
 
 // DefaultConfig returns the configuration `aloft up` starts from for a data
@@ -84,6 +94,7 @@ type Server struct {
 
 	functions *registry
 	gateway   *httpGateway // nil unless Config.HTTP is set
+	ev        *eventing    // asynchronous invocations and queues (events.go)
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
@@ -147,7 +158,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("server: data directory: %w", err)
 	}
-	bb, err := backbone.Start(ctx, backbone.Config{DataDir: s.cfg.DataDir, URL: s.cfg.NATSURL})
+	bb, err := backbone.Start(ctx, backbone.Config{DataDir: s.cfg.DataDir, URL: s.cfg.NATSURL, SyncAlways: s.cfg.SyncAlways})
 	if err != nil {
 		return err
 	}
@@ -158,13 +169,16 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.creds, err = s.loadCredentials(ctx); err != nil {
 		return s.abort(ctx, err)
 	}
-	lambda := lambdaapi.New(lambdaapi.Config{Region: s.cfg.Region, AccountID: s.cfg.AccountID, Functions: s.functions})
+	if err := s.startEvents(ctx); err != nil {
+		return s.abort(ctx, err)
+	}
+	lambda := lambdaapi.New(lambdaapi.Config{Region: s.cfg.Region, AccountID: s.cfg.AccountID, Functions: s.functions, Async: s.asyncInvoker()})
 	router, err := awsapi.NewRouter(awsapi.Config{
 		Credentials:     s.creds,
 		MaxBufferedBody: lambdaapi.MaxPayloadBytes,
-		Routes: []awsapi.Route{
+		Routes: append([]awsapi.Route{
 			{SigningName: "lambda", Service: lambda, Match: lambdaapi.IsLambdaRequest},
-		},
+		}, s.eventRoutes()...),
 	})
 	if err != nil {
 		return s.abort(ctx, err)
@@ -253,6 +267,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if err := s.stopGateway(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.shutdownEvents(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	s.mu.Lock()

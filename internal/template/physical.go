@@ -19,6 +19,9 @@ var runTypes = map[string]bool{
 	"AWS::ApiGatewayV2::Api":      true,
 	"AWS::ApiGatewayV2::Stage":    true,
 	"AWS::Lambda::Url":            true,
+	"AWS::SQS::Queue":             true,
+	"AWS::SNS::Topic":             true,
+	"AWS::SNS::Subscription":      true,
 }
 
 // identity is what Ref and Fn::GetAtt return for one resource.

@@ -3,7 +3,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -13,13 +15,58 @@ import (
 )
 
 type event struct {
-	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env
+	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen
 	Ms     int    `json:"ms"`
 	Bytes  int    `json:"bytes"`
 	Name   string `json:"name"`
+	// Records is set for SQS and SNS events: each record's body (or SNS
+	// message) is itself an event; the whole event is printed as one
+	// "EVENT {json}" line for the tests to decode.
+	Records []record `json:"Records"`
 }
 
-func handle(ctx context.Context, e event) (any, error) {
+type record struct {
+	MessageID string `json:"messageId"`
+	Body      string `json:"body"`
+}
+
+// batch handles an SQS batch: records whose body asks for "error" are
+// reported as batch item failures; "fail-batch" fails the whole invocation.
+func batch(raw json.RawMessage, e event) (any, error) {
+	fmt.Printf("EVENT %s\n", raw)
+	type failure struct {
+		ItemIdentifier string `json:"itemIdentifier"`
+	}
+	out := struct {
+		BatchItemFailures []failure `json:"batchItemFailures"`
+	}{BatchItemFailures: []failure{}}
+	for _, r := range e.Records {
+		var inner event
+		json.Unmarshal([]byte(r.Body), &inner)
+		switch inner.Action {
+		case "seen":
+			fmt.Printf("SEEN %s\n", inner.Name)
+		case "error":
+			out.BatchItemFailures = append(out.BatchItemFailures, failure{r.MessageID})
+		case "fail-batch":
+			return nil, errors.New("the whole batch failed")
+		}
+	}
+	return out, nil
+}
+
+func handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var e event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, err
+	}
+	if len(e.Records) > 0 {
+		return batch(raw, e)
+	}
+	if e.Action == "seen" {
+		// The crash test counts deliveries by these lines.
+		fmt.Printf("SEEN %s\n", e.Name)
+	}
 	switch e.Action {
 	case "error":
 		return nil, errors.New("something went wrong")
