@@ -1,0 +1,260 @@
+package fs
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/objstore"
+)
+
+// copyBufferSize is the buffer each streaming copy uses.
+const copyBufferSize = 256 << 10
+
+// PutObject implements objstore.Backend.
+func (f *FS) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
+	if _, err := f.HeadBucket(ctx, bucket); err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	rel, err := keyPath(key)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	tmp, err := os.CreateTemp(f.tmpDir(bucket), "put-")
+	if err != nil {
+		return objstore.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	info := objstore.ObjectInfo{Key: key, Metadata: opts.Metadata}
+	h := md5.New()
+	info.Size, err = io.CopyBuffer(io.MultiWriter(tmp, h), body, make([]byte, copyBufferSize))
+	if err != nil {
+		tmp.Close()
+		return info, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	info.ETag = hex.EncodeToString(h.Sum(nil))
+	info.LastModified = time.Now().UTC()
+	if err := f.commit(tmp, &info, opts.Seal, filepath.Join(f.objectsDir(bucket), rel)); err != nil {
+		return info, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	return info, nil
+}
+
+// commit seals, describes, syncs and renames a written temporary file to dst.
+func (f *FS) commit(tmp *os.File, info *objstore.ObjectInfo, seal func(*objstore.ObjectInfo) error, dst string) error {
+	if seal != nil {
+		if err := seal(info); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := writeTrailer(tmp, info); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return renameInto(tmp.Name(), dst)
+}
+
+// renameInto renames src to dst, creating dst's directories; a concurrent
+// delete may remove an emptied directory between the two, so it retries.
+func renameInto(src, dst string) error {
+	var err error
+	for range 5 {
+		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			if errors.Is(err, syscall.ENOTDIR) {
+				return err
+			}
+			continue
+		}
+		if err = os.Rename(src, dst); err == nil {
+			return syncDir(filepath.Dir(dst))
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+// GetObject implements objstore.Backend.
+func (f *FS) GetObject(ctx context.Context, bucket, key string, rng *objstore.Range) (*objstore.Object, error) {
+	file, info, size, err := f.open(ctx, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	r := objstore.Range{Start: 0, End: size - 1}
+	if rng != nil {
+		if rng.Start >= size || rng.Start < 0 || rng.End < rng.Start {
+			file.Close()
+			return nil, fmt.Errorf("get %s/%s bytes %d-%d of %d: %w", bucket, key, rng.Start, rng.End, size, objstore.ErrInvalidRange)
+		}
+		r = objstore.Range{Start: rng.Start, End: min(rng.End, size-1)}
+	}
+	return &objstore.Object{Info: info, Range: r, Body: &sectionFile{
+		Reader: io.NewSectionReader(file, r.Start, r.Length()), f: file,
+	}}, nil
+}
+
+type sectionFile struct {
+	io.Reader
+	f *os.File
+}
+
+func (s *sectionFile) Close() error { return s.f.Close() }
+
+// open opens an object file and reads its description.
+func (f *FS) open(ctx context.Context, bucket, key string) (*os.File, objstore.ObjectInfo, int64, error) {
+	var info objstore.ObjectInfo
+	if _, err := f.HeadBucket(ctx, bucket); err != nil {
+		return nil, info, 0, err
+	}
+	rel, err := keyPath(key)
+	if err != nil {
+		if errors.Is(err, objstore.ErrKeyTooLong) {
+			return nil, info, 0, fmt.Errorf("%s/%s: %w", bucket, key, objstore.ErrNoSuchKey)
+		}
+		return nil, info, 0, err
+	}
+	file, err := os.Open(filepath.Join(f.objectsDir(bucket), rel))
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, info, 0, fmt.Errorf("%s/%s: %w", bucket, key, objstore.ErrNoSuchKey)
+	}
+	if err != nil {
+		return nil, info, 0, fmt.Errorf("%s/%s: %w", bucket, key, err)
+	}
+	size, err := readTrailer(file, &info)
+	if err != nil {
+		file.Close()
+		return nil, info, 0, fmt.Errorf("%s/%s: %w", bucket, key, err)
+	}
+	return file, info, size, nil
+}
+
+// HeadObject implements objstore.Backend.
+func (f *FS) HeadObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
+	file, info, _, err := f.open(ctx, bucket, key)
+	if err != nil {
+		return info, err
+	}
+	return info, file.Close()
+}
+
+// DeleteObject implements objstore.Backend, removing directories it empties.
+func (f *FS) DeleteObject(ctx context.Context, bucket, key string) error {
+	if _, err := f.HeadBucket(ctx, bucket); err != nil {
+		return err
+	}
+	rel, err := keyPath(key)
+	if err != nil {
+		return nil // no such key can exist
+	}
+	root := f.objectsDir(bucket)
+	path := filepath.Join(root, rel)
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil
+		}
+		return fmt.Errorf("delete %s/%s: %w", bucket, key, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	for dir := filepath.Dir(path); dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break // not empty, or a concurrent write recreated it
+		}
+	}
+	return nil
+}
+
+// ListObjects implements objstore.Backend. It walks the directory of the
+// prefix and sorts what it finds, so a page costs a walk of that subtree.
+func (f *FS) ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error) {
+	var res objstore.ListResult
+	if _, err := f.HeadBucket(ctx, bucket); err != nil {
+		return res, err
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = 1000
+	}
+	root := f.objectsDir(bucket)
+	start := filepath.Join(root, prefixDir(opts.Prefix))
+	var keys []string
+	err := filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // the prefix's directory, or one emptied meanwhile
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if key, ok := pathKey(rel); ok && strings.HasPrefix(key, opts.Prefix) && key > opts.After {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("list %s: %w", bucket, err)
+	}
+	sort.Strings(keys)
+	count := 0
+	for _, key := range keys {
+		if opts.Delimiter != "" {
+			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
+				cp := key[:len(opts.Prefix)+i+len(opts.Delimiter)]
+				if cp <= opts.After || (len(res.CommonPrefixes) > 0 && res.CommonPrefixes[len(res.CommonPrefixes)-1] == cp) {
+					continue
+				}
+				if count == opts.MaxKeys {
+					res.Truncated = true
+					break
+				}
+				res.CommonPrefixes = append(res.CommonPrefixes, cp)
+				res.Next = cp
+				count++
+				continue
+			}
+		}
+		if count == opts.MaxKeys {
+			res.Truncated = true
+			break
+		}
+		info, err := f.HeadObject(ctx, bucket, key)
+		if errors.Is(err, objstore.ErrNoSuchKey) {
+			continue // deleted since the walk
+		}
+		if err != nil {
+			return res, err
+		}
+		res.Objects = append(res.Objects, info)
+		res.Next = key
+		count++
+	}
+	if !res.Truncated {
+		res.Next = ""
+	}
+	return res, nil
+}
