@@ -2,75 +2,18 @@ package awsapi
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aloft-dev/aloft/internal/awsapi/awsapitest"
 )
 
-// chunkedRequest builds an aws-chunked PUT of chunks by hand, signing the
-// headers with the SDK's signer and each chunk with the chained signature;
-// trailer, when set, is appended (signed for the signed modes). tamper may
-// change the encoded body before it is sent.
 func chunkedRequest(t *testing.T, url, mode string, chunks []string, trailer string, tamper func([]byte) []byte) *http.Request {
 	t.Helper()
-	at := time.Now()
-	total := 0
-	for _, c := range chunks {
-		total += len(c)
-	}
-	r, _ := http.NewRequest("PUT", url, nil)
-	r.Header.Set("X-Amz-Content-Sha256", mode)
-	r.Header.Set("Content-Encoding", "aws-chunked,gzip")
-	r.Header.Set("X-Amz-Decoded-Content-Length", fmt.Sprint(total))
-	if trailer != "" {
-		r.Header.Set("X-Amz-Trailer", strings.SplitN(trailer, ":", 2)[0])
-	}
-	err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(context.Background(),
-		aws.Credentials{AccessKeyID: testCreds.AccessKeyID, SecretAccessKey: testCreds.SecretAccessKey}, r, mode, "s3", "us-east-1", at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := parseSignature(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer := &chunkSigner{key: signingKey(testCreds.SecretAccessKey, sig), time: sig.Time.UTC().Format(amzDateFormat), scope: sig.Scope(), prevSig: sig.Signature}
-	var body bytes.Buffer
-	for _, c := range append(chunks, "") {
-		if mode == StreamingUnsignedTrailer {
-			fmt.Fprintf(&body, "%x\r\n", len(c))
-		} else {
-			sum := sha256.Sum256([]byte(c))
-			s := signer.chunk(sum[:])
-			signer.prevSig = s
-			fmt.Fprintf(&body, "%x;chunk-signature=%s\r\n", len(c), s)
-		}
-		if c != "" {
-			body.WriteString(c + "\r\n")
-		}
-	}
-	if trailer != "" {
-		body.WriteString(trailer + "\r\n")
-		if mode == StreamingSignedTrailer {
-			body.WriteString("x-amz-trailer-signature:" + signer.trailer(trailer+"\n") + "\r\n")
-		}
-	}
-	body.WriteString("\r\n")
-	b := body.Bytes()
-	if tamper != nil {
-		b = tamper(b)
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	r.ContentLength = int64(len(b))
-	return r
+	return awsapitest.Chunked{URL: url, AccessKey: testCreds.AccessKeyID, Secret: testCreds.SecretAccessKey, Mode: mode,
+		Chunks: chunks, Trailer: trailer, Header: http.Header{"Content-Encoding": {"aws-chunked,gzip"}}, Tamper: tamper}.Request(t)
 }
 
 func TestRouterDecodesChunkedBodies(t *testing.T) {

@@ -1,0 +1,111 @@
+package s3api_test
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+func TestMultipartWithSDK(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			e := newEndpoint(t, tr.tls)
+			e.mustBucket(t, "bkt")
+			part1 := bytes.Repeat([]byte("a"), 5<<20)
+			part3 := []byte("the end")
+			source := "0123456789" + string(bytes.Repeat([]byte("b"), 5<<20))
+			e.put(t, "bkt", "source", source)
+			copied := source[2 : 2+5<<20]
+
+			up, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("big"),
+				ContentType: aws.String("application/x-big"), Metadata: map[string]string{"m": "v"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p1, err := e.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("big"), UploadId: up.UploadId,
+				PartNumber: aws.Int32(1), Body: bytes.NewReader(part1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p2, err := e.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: aws.String("bkt"), Key: aws.String("big"), UploadId: up.UploadId,
+				PartNumber: aws.Int32(2), CopySource: aws.String("bkt/source"), CopySourceRange: aws.String(fmt.Sprintf("bytes=2-%d", 2+5<<20-1))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p3, err := e.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("big"), UploadId: up.UploadId,
+				PartNumber: aws.Int32(3), Body: bytes.NewReader(part3)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("big"), UploadId: aws.String("nope"),
+				PartNumber: aws.Int32(1), Body: bytes.NewReader(part3)})
+			wantCode(t, err, "NoSuchUpload")
+
+			uploads, err := e.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("bkt")})
+			if err != nil || len(uploads.Uploads) != 1 || *uploads.Uploads[0].UploadId != *up.UploadId || *uploads.Uploads[0].Key != "big" {
+				t.Fatalf("ListMultipartUploads = %+v, %v", uploads, err)
+			}
+			parts, err := e.client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("bkt"), Key: aws.String("big"), UploadId: up.UploadId})
+			if err != nil || len(parts.Parts) != 3 || *parts.Parts[1].Size != 5<<20 || *parts.Parts[0].ETag != *p1.ETag {
+				t.Fatalf("ListParts = %+v, %v", parts, err)
+			}
+
+			_, err = e.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("big"), UploadId: up.UploadId,
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{
+					{PartNumber: aws.Int32(1), ETag: p1.ETag}, {PartNumber: aws.Int32(2), ETag: p1.ETag}}}})
+			wantCode(t, err, "InvalidPart")
+			done, err := e.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("big"), UploadId: up.UploadId,
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{
+					{PartNumber: aws.Int32(1), ETag: p1.ETag}, {PartNumber: aws.Int32(2), ETag: p2.CopyPartResult.ETag}, {PartNumber: aws.Int32(3), ETag: p3.ETag}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sums []byte
+			for _, p := range [][]byte{part1, []byte(copied), part3} {
+				s := md5.Sum(p)
+				sums = append(sums, s[:]...)
+			}
+			all := md5.Sum(sums)
+			if want := fmt.Sprintf(`"%s-3"`, hex.EncodeToString(all[:])); *done.ETag != want {
+				t.Fatalf("multipart ETag %s, want %s", *done.ETag, want)
+			}
+			want := string(part1) + copied + string(part3)
+			if got := e.get(t, "bkt", "big"); got != want {
+				t.Fatalf("assembled object has %d bytes, want %d", len(got), len(want))
+			}
+			head, err := e.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: aws.String("big")})
+			if err != nil || *head.ContentType != "application/x-big" || head.Metadata["m"] != "v" || *head.ETag != *done.ETag {
+				t.Fatalf("HeadObject = %+v, %v", head, err)
+			}
+
+			// A too-small part, then an abort.
+			up2, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("small")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cps []types.CompletedPart
+			for n := int32(1); n <= 2; n++ {
+				p, err := e.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("small"), UploadId: up2.UploadId,
+					PartNumber: aws.Int32(n), Body: bytes.NewReader([]byte("tiny"))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cps = append(cps, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag})
+			}
+			_, err = e.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("small"), UploadId: up2.UploadId,
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: cps}})
+			wantCode(t, err, "EntityTooSmall")
+			if _, err := e.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("small"), UploadId: up2.UploadId}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("bkt"), Key: aws.String("small"), UploadId: up2.UploadId})
+			wantCode(t, err, "NoSuchUpload")
+		})
+	}
+}
