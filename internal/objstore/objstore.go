@@ -115,7 +115,9 @@ type Object struct {
 	Body  io.ReadCloser
 }
 
-// Range is an inclusive byte range [Start, End] of an object.
+// Range is an inclusive byte range [Start, End] of an object; End past the
+// object's end means up to its end. A negative Start asks for the last
+// -Start bytes (End is then ignored).
 type Range struct{ Start, End int64 }
 
 // Length is the number of bytes in the range.

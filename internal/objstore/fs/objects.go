@@ -100,6 +100,12 @@ func (f *FS) GetObject(ctx context.Context, bucket, key string, rng *objstore.Ra
 		return nil, err
 	}
 	r := objstore.Range{Start: 0, End: size - 1}
+	if rng != nil && rng.Start < 0 {
+		rng = &objstore.Range{Start: max(0, size+rng.Start), End: size - 1}
+		if size == 0 {
+			rng.Start = 0 // nothing to serve: invalid below
+		}
+	}
 	if rng != nil {
 		if rng.Start >= size || rng.Start < 0 || rng.End < rng.Start {
 			file.Close()

@@ -168,7 +168,7 @@ func testRanges(t *testing.T, b objstore.Backend) {
 	for _, tc := range []struct {
 		rng  objstore.Range
 		want string
-	}{{objstore.Range{Start: 0, End: 0}, "0"}, {objstore.Range{Start: 3, End: 5}, "345"}, {objstore.Range{Start: 8, End: 100}, "89"}} {
+	}{{objstore.Range{Start: 0, End: 0}, "0"}, {objstore.Range{Start: 3, End: 5}, "345"}, {objstore.Range{Start: 8, End: 100}, "89"}, {objstore.Range{Start: -3}, "789"}, {objstore.Range{Start: -30}, "0123456789"}} {
 		if got := get(t, b, "b", "k", &tc.rng); got != tc.want {
 			t.Errorf("range %+v = %q, want %q", tc.rng, got, tc.want)
 		}
