@@ -45,7 +45,11 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	if err := s.storeStack(ctx, stack); err != nil {
 		return nil, err
 	}
-	dep := &Deployment{}
+	bucketWarnings, err := s.deployBuckets(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	dep := &Deployment{Warnings: bucketWarnings}
 	set := make(map[string]*lambdaapi.Function, len(fns))
 	var pools []closer
 	fail := func(err error) (*Deployment, error) {
@@ -148,6 +152,9 @@ func (s *Server) functionEnv(fn template.Function) map[string]string {
 	env["AWS_SECRET_ACCESS_KEY"] = s.creds.SecretAccessKey
 	env["AWS_REGION"] = s.cfg.Region
 	env["AWS_DEFAULT_REGION"] = s.cfg.Region
+	if ca := s.CAPath(); ca != "" {
+		env["AWS_CA_BUNDLE"] = ca // aloft's own CA, not the host's
+	}
 	return env
 }
 

@@ -12,6 +12,7 @@ import (
 var runTypes = map[string]bool{
 	"AWS::Lambda::Function":     true,
 	"AWS::Lambda::LayerVersion": true,
+	"AWS::S3::Bucket":           true,
 }
 
 // identity is what Ref and Fn::GetAtt return for one resource.
