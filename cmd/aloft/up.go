@@ -24,6 +24,7 @@ type upFlags struct {
 	endpoint   string
 	http       string
 	nats       string
+	tls        bool
 	stackName  string
 	parameters []string
 }
@@ -36,8 +37,9 @@ func newUpCommand() *cobra.Command {
 		Long: `Build and run a SAM template's application in the foreground.
 
 TEMPLATE defaults to template.yaml in the current directory. The AWS endpoint
-(Lambda Invoke API) listens on --endpoint; data (JetStream, build cache) lives in
---data, by default .aloft/ beside the template. Credentials are generated on
+(Lambda Invoke API, S3 API) listens on --endpoint, over HTTPS with --tls; data
+(JetStream, objects, build cache) lives in --data, by default .aloft/ beside the
+template. Credentials are generated on
 first start and printed; ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY replace them.
 "aloft: ready" is printed once everything serves; SIGINT or SIGTERM shuts down.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -52,6 +54,7 @@ first start and printed; ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY replace them.
 	cmd.Flags().StringVar(&f.data, "data", "", "data directory (default .aloft/ beside the template)")
 	cmd.Flags().StringVar(&f.endpoint, "endpoint", "127.0.0.1:4566", "AWS endpoint listen address (host:port; port 0 picks a free port)")
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:3000", "HTTP APIs listen address (used once templates declare Api/HttpApi events)")
+	cmd.Flags().BoolVar(&f.tls, "tls", false, "serve the AWS endpoint over HTTPS, with a certificate from a CA kept in the data directory (its path is printed)")
 	cmd.Flags().StringVar(&f.nats, "nats", "", "use this NATS JetStream server or cluster instead of the embedded one")
 	cmd.Flags().StringVar(&f.stackName, "stack-name", "", "stack name (AWS::StackName; default: the template directory's name)")
 	cmd.Flags().StringArrayVar(&f.parameters, "parameter-overrides", nil, "template parameters: Key=Value or ParameterKey=Key,ParameterValue=Value (repeatable, space-separated)")
@@ -82,6 +85,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 	cfg := server.DefaultConfig(dataDir)
 	cfg.Endpoint = f.endpoint
 	cfg.NATSURL = f.nats
+	cfg.TLS = f.tls
 	cfg.Region, cfg.AccountID = stack.Region, stack.AccountID
 	cfg.Logs = out
 	if creds, err := credentialsFromEnv(); err != nil {
@@ -123,6 +127,9 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 	fmt.Fprintf(out, "aloft: stack %s, AWS endpoint %s (region %s)\n", stack.Name, srv.EndpointURL(), srv.Region())
 	fmt.Fprintf(out, "aloft: credentials: export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
 		creds.AccessKeyID, creds.SecretAccessKey, srv.Region())
+	if ca := srv.CAPath(); ca != "" {
+		fmt.Fprintf(out, "aloft: TLS CA certificate: %s (export AWS_CA_BUNDLE=%s)\n", ca, ca)
+	}
 	for _, fn := range dep.Functions {
 		state := "ready"
 		if fn.Err != nil {
