@@ -39,7 +39,7 @@ var transports = []struct {
 	tls  bool
 }{{"tls", true}, {"http", false}}
 
-func newEndpoint(t *testing.T, useTLS bool) *endpoint {
+func newEndpoint(t testing.TB, useTLS bool) *endpoint {
 	t.Helper()
 	backend, err := fs.New(fs.Config{Dir: t.TempDir()})
 	if err != nil {
