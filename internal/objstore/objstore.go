@@ -48,7 +48,9 @@ type Backend interface {
 	UploadPart(ctx context.Context, bucket, key, uploadID string, n int, body io.Reader, opts PutOptions) (PartInfo, error)
 	// CompleteUpload assembles the listed parts, in order, into the object and
 	// ends the upload. Each listed part's ETag must match the stored part.
-	CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart) (ObjectInfo, error)
+	// opts.Seal runs before the object commits; opts.Metadata is unused (the
+	// upload's metadata applies).
+	CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart, opts PutOptions) (ObjectInfo, error)
 	AbortUpload(ctx context.Context, bucket, key, uploadID string) error
 	// ListParts returns the upload's metadata and its stored parts by number.
 	ListParts(ctx context.Context, bucket, key, uploadID string) (Upload, []PartInfo, error)
@@ -104,6 +106,10 @@ type ObjectInfo struct {
 	Checksums map[string]string `json:"checksums,omitempty"`
 	// Parts is the number of parts of a multipart object, 0 otherwise.
 	Parts int `json:"parts,omitempty"`
+	// WriteID is whatever Seal set it to, stored with the object, so that a
+	// journal kept outside the backend (bucket notifications) can tell after
+	// a crash whether its write committed.
+	WriteID string `json:"writeId,omitempty"`
 }
 
 // Object is an open object: its description and a reader of the requested

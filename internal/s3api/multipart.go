@@ -94,7 +94,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 	for i, p := range req.Parts {
 		parts[i] = objstore.CompletedPart{Number: p.PartNumber, ETag: p.ETag}
 	}
-	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts)
+	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts, objstore.PutOptions{})
 	if err != nil {
 		return err
 	}

@@ -34,16 +34,24 @@ func (s *Server) storageRoute() (awsapi.Route, error) {
 // and their objects outlive deployments: a redeploy never deletes data.
 // Properties aloft does not apply come back as warnings.
 func (s *Server) deployBuckets(ctx context.Context, stack *template.Stack) ([]string, error) {
+	buckets, err := stack.Buckets()
+	if err != nil {
+		return nil, err
+	}
 	var warnings []string
-	for _, b := range stack.Buckets() {
+	for _, b := range buckets {
 		if !s3api.ValidBucketName(b.Name) {
 			return nil, fmt.Errorf("bucket %s: %q is not a valid S3 bucket name (3-63 characters: a-z, 0-9, '.', '-'); set BucketName", b.LogicalID, b.Name)
 		}
 		if err := s.objects.CreateBucket(ctx, b.Name); err != nil && !errors.Is(err, objstore.ErrBucketExists) {
 			return nil, fmt.Errorf("bucket %s: %w", b.LogicalID, err)
 		}
-		if len(b.Ignored) > 0 {
-			warnings = append(warnings, fmt.Sprintf("bucket %s (%s): %s not applied yet", b.LogicalID, b.Name, strings.Join(b.Ignored, ", ")))
+		ignored := b.Ignored
+		if len(b.Notifications) > 0 {
+			ignored = append(ignored, "NotificationConfiguration (notifications are not delivered yet)")
+		}
+		if len(ignored) > 0 {
+			warnings = append(warnings, fmt.Sprintf("bucket %s (%s): %s not applied yet", b.LogicalID, b.Name, strings.Join(ignored, ", ")))
 		}
 	}
 	return warnings, nil

@@ -117,7 +117,7 @@ func partInfo(n int, info objstore.ObjectInfo) objstore.PartInfo {
 
 // CompleteUpload implements objstore.Backend: the parts are copied, in order,
 // into one new object file committed like any put; then the upload goes.
-func (f *FS) CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []objstore.CompletedPart) (objstore.ObjectInfo, error) {
+func (f *FS) CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []objstore.CompletedPart, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
 	u, err := f.upload(ctx, bucket, key, uploadID)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
@@ -177,7 +177,7 @@ func (f *FS) CompleteUpload(ctx context.Context, bucket, key, uploadID string, p
 	}
 	info.ETag = hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(parts))
 	info.LastModified = time.Now().UTC()
-	if err := f.commit(tmp, &info, nil, filepath.Join(f.objectsDir(bucket), rel)); err != nil {
+	if err := f.commit(tmp, &info, opts.Seal, filepath.Join(f.objectsDir(bucket), rel)); err != nil {
 		return objstore.ObjectInfo{}, fmt.Errorf("complete upload %s: %w", uploadID, err)
 	}
 	if err := os.RemoveAll(f.uploadDir(bucket, uploadID)); err != nil {

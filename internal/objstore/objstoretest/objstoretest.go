@@ -126,6 +126,7 @@ func testPutGetHead(t *testing.T, b objstore.Backend) {
 				return fmt.Errorf("seal saw %+v", i)
 			}
 			i.Checksums = map[string]string{"CRC32": "NhCmhg=="}
+			i.WriteID = "w1"
 			return nil
 		},
 	})
@@ -139,7 +140,7 @@ func testPutGetHead(t *testing.T, b objstore.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head.ETag != info.ETag || head.Size != 5 || !reflect.DeepEqual(head.Metadata, meta) || head.Checksums["CRC32"] != "NhCmhg==" || head.Key != "dir/file.txt" {
+	if head.ETag != info.ETag || head.Size != 5 || !reflect.DeepEqual(head.Metadata, meta) || head.Checksums["CRC32"] != "NhCmhg==" || head.Key != "dir/file.txt" || head.WriteID != "w1" {
 		t.Fatalf("HeadObject = %+v", head)
 	}
 	if got := get(t, b, "b", "dir/file.txt", nil); got != "hello" {
@@ -405,16 +406,17 @@ func testMultipart(t *testing.T, b objstore.Backend) {
 	if err != nil || len(parts) != 2 || parts[1].ETag != md5hex("tail") || parts[1].Size != 4 || u.Metadata.ContentType != meta.ContentType {
 		t.Fatalf("ListParts = %+v %+v, %v", u, parts, err)
 	}
-	if _, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 2, ETag: p2.ETag}, {Number: 1, ETag: p1.ETag}}); !errors.Is(err, objstore.ErrInvalidPartList) {
+	if _, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 2, ETag: p2.ETag}, {Number: 1, ETag: p1.ETag}}, objstore.PutOptions{}); !errors.Is(err, objstore.ErrInvalidPartList) {
 		t.Fatalf("out-of-order parts: %v", err)
 	}
-	if _, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 1, ETag: p2.ETag}, {Number: 2, ETag: p2.ETag}}); !errors.Is(err, objstore.ErrInvalidPart) {
+	if _, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 1, ETag: p2.ETag}, {Number: 2, ETag: p2.ETag}}, objstore.PutOptions{}); !errors.Is(err, objstore.ErrInvalidPart) {
 		t.Fatalf("wrong ETag: %v", err)
 	}
-	if _, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 1, ETag: p1.ETag}, {Number: 3, ETag: p2.ETag}}); !errors.Is(err, objstore.ErrInvalidPart) {
+	if _, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 1, ETag: p1.ETag}, {Number: 3, ETag: p2.ETag}}, objstore.PutOptions{}); !errors.Is(err, objstore.ErrInvalidPart) {
 		t.Fatalf("missing part: %v", err)
 	}
-	info, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 1, ETag: `"` + p1.ETag + `"`}, {Number: 2, ETag: p2.ETag}})
+	info, err := b.CompleteUpload(ctx, "b", "big", id, []objstore.CompletedPart{{Number: 1, ETag: `"` + p1.ETag + `"`}, {Number: 2, ETag: p2.ETag}},
+		objstore.PutOptions{Seal: func(i *objstore.ObjectInfo) error { i.WriteID = "mp"; return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +428,7 @@ func testMultipart(t *testing.T, b objstore.Backend) {
 	if got := get(t, b, "b", "big", &objstore.Range{Start: int64(len(part1)) - 1, End: int64(len(part1)) + 3}); got != "1tail" {
 		t.Fatalf("across the part boundary: %q", got)
 	}
-	if head, err := b.HeadObject(ctx, "b", "big"); err != nil || head.Metadata.ContentType != meta.ContentType {
+	if head, err := b.HeadObject(ctx, "b", "big"); err != nil || head.Metadata.ContentType != meta.ContentType || head.WriteID != "mp" {
 		t.Fatalf("HeadObject = %+v, %v", head, err)
 	}
 	if _, _, err := b.ListParts(ctx, "b", "big", id); !errors.Is(err, objstore.ErrNoSuchUpload) {
@@ -439,7 +441,7 @@ func testMultipart(t *testing.T, b objstore.Backend) {
 	}
 	q1, _ := b.UploadPart(ctx, "b", "small", id2, 1, strings.NewReader("x"), objstore.PutOptions{})
 	q2, _ := b.UploadPart(ctx, "b", "small", id2, 2, strings.NewReader("y"), objstore.PutOptions{})
-	if _, err := b.CompleteUpload(ctx, "b", "small", id2, []objstore.CompletedPart{{Number: 1, ETag: q1.ETag}, {Number: 2, ETag: q2.ETag}}); !errors.Is(err, objstore.ErrEntityTooSmall) {
+	if _, err := b.CompleteUpload(ctx, "b", "small", id2, []objstore.CompletedPart{{Number: 1, ETag: q1.ETag}, {Number: 2, ETag: q2.ETag}}, objstore.PutOptions{}); !errors.Is(err, objstore.ErrEntityTooSmall) {
 		t.Fatalf("small part: %v", err)
 	}
 	if err := b.AbortUpload(ctx, "b", "small", id2); err != nil {
