@@ -13,6 +13,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3notify"
 )
 
 // ownerOf is the canonical owner of everything a key pair creates.
@@ -256,9 +257,11 @@ func (s *Service) deleteObjects(w http.ResponseWriter, r *http.Request, bucket s
 	}
 	res := deleteResult{NS: xmlNS}
 	for _, o := range req.Objects {
-		err := s.cfg.Backend.DeleteObject(r.Context(), bucket, o.Key)
+		var err error
 		if o.VersionID != "" && o.VersionID != "null" {
 			err = errNotImplemented("object versions (VersionId)")
+		} else {
+			err = s.deleteOne(w, r, bucket, o.Key)
 		}
 		if err != nil {
 			e := toS3(err)
@@ -271,4 +274,15 @@ func (s *Service) deleteObjects(w http.ResponseWriter, r *http.Request, bucket s
 	}
 	writeXML(w, res)
 	return nil
+}
+
+// deleteOne deletes a key of DeleteObjects, with its notification.
+func (s *Service) deleteOne(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	in, err := s.begin(w, r, bucket, key, s3notify.ObjectRemovedDelete)
+	if err != nil {
+		return err
+	}
+	err = s.cfg.Backend.DeleteObject(r.Context(), bucket, key)
+	s.settle(r, in, objstore.ObjectInfo{}, err)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3notify"
 )
 
 func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, bucket, key string) error {
@@ -94,7 +95,12 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 	for i, p := range req.Parts {
 		parts[i] = objstore.CompletedPart{Number: p.PartNumber, ETag: p.ETag}
 	}
-	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts, objstore.PutOptions{})
+	in, err := s.begin(w, r, bucket, key, s3notify.ObjectCreatedMultipart)
+	if err != nil {
+		return err
+	}
+	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts, objstore.PutOptions{Seal: in.Seal})
+	s.settle(r, in, info, err)
 	if err != nil {
 		return err
 	}

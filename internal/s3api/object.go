@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3notify"
 )
 
 // maxUserMetadata is S3's limit on x-amz-meta-* (names and values, in bytes).
@@ -79,7 +80,12 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	if err != nil {
 		return err
 	}
-	info, err := s.cfg.Backend.PutObject(r.Context(), bucket, key, check.wrap(r.Body), objstore.PutOptions{Metadata: meta, Seal: check.seal})
+	in, err := s.begin(w, r, bucket, key, s3notify.ObjectCreatedPut)
+	if err != nil {
+		return err
+	}
+	info, err := s.cfg.Backend.PutObject(r.Context(), bucket, key, check.wrap(r.Body), objstore.PutOptions{Metadata: meta, Seal: seals(check.seal, in.Seal)})
+	s.settle(r, in, info, err)
 	if err != nil {
 		return err
 	}
@@ -225,7 +231,13 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 }
 
 func (s *Service) deleteObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	if err := s.cfg.Backend.DeleteObject(r.Context(), bucket, key); err != nil {
+	in, err := s.begin(w, r, bucket, key, s3notify.ObjectRemovedDelete)
+	if err != nil {
+		return err
+	}
+	err = s.cfg.Backend.DeleteObject(r.Context(), bucket, key)
+	s.settle(r, in, objstore.ObjectInfo{}, err)
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -280,11 +292,16 @@ func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, bucket, key
 			return err
 		}
 	}
+	in, err := s.begin(w, r, bucket, key, s3notify.ObjectCreatedCopy)
+	if err != nil {
+		return err
+	}
 	info, err := s.cfg.Backend.PutObject(r.Context(), bucket, key, src.Body, objstore.PutOptions{Metadata: meta,
-		Seal: func(info *objstore.ObjectInfo) error {
+		Seal: seals(func(info *objstore.ObjectInfo) error {
 			info.Checksums = src.Info.Checksums // the same bytes
 			return nil
-		}})
+		}, in.Seal)})
+	s.settle(r, in, info, err)
 	if err != nil {
 		return err
 	}

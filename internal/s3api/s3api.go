@@ -12,6 +12,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3notify"
 )
 
 // Config configures a Service.
@@ -28,6 +30,13 @@ type Config struct {
 	Backend objstore.Backend
 	// Region is reported as every bucket's region; "" means us-east-1.
 	Region string
+	// Notifier, when set, hears of every write and delete around its commit
+	// and sends the bucket notifications due; nil sends none.
+	Notifier *s3notify.Notifier
+	// ErrorLog receives failures that cannot reach the client (a
+	// notification that could not be sent after the write committed); nil
+	// discards them.
+	ErrorLog *log.Logger
 	// VirtualHostDomains are the host names under which a bucket is addressed
 	// virtual-hosted style (bucket.DOMAIN). Hosts of the form BUCKET.s3.… and
 	// BUCKET.s3-….  are always recognised. nil means {"localhost"}.
