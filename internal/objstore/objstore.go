@@ -106,6 +106,8 @@ type ObjectInfo struct {
 	Checksums map[string]string `json:"checksums,omitempty"`
 	// Parts is the number of parts of a multipart object, 0 otherwise.
 	Parts int `json:"parts,omitempty"`
+	// PartSizes are the sizes of a multipart object's parts, in order.
+	PartSizes []int64 `json:"partSizes,omitempty"`
 	// WriteID is whatever Seal set it to, stored with the object, so that a
 	// journal kept outside the backend (bucket notifications) can tell after
 	// a crash whether its write committed.

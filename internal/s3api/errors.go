@@ -26,6 +26,7 @@ var (
 	errInvalidPart           = s3Error(http.StatusBadRequest, "InvalidPart", "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.")
 	errInvalidPartOrder      = s3Error(http.StatusBadRequest, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
 	errEntityTooSmall        = s3Error(http.StatusBadRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.")
+	errInvalidPartNumber     = s3Error(http.StatusRequestedRangeNotSatisfiable, "InvalidPartNumber", "The requested partnumber is not satisfiable")
 	errInvalidRange          = s3Error(http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The requested range is not satisfiable")
 	errKeyTooLong            = s3Error(http.StatusBadRequest, "KeyTooLongError", "Your key is too long")
 	errInvalidBucketName     = s3Error(http.StatusBadRequest, "InvalidBucketName", "The specified bucket is not valid.")

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,6 +83,28 @@ func TestMultipartWithSDK(t *testing.T) {
 			head, err := e.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: aws.String("big")})
 			if err != nil || *head.ContentType != "application/x-big" || head.Metadata["m"] != "v" || *head.ETag != *done.ETag {
 				t.Fatalf("HeadObject = %+v, %v", head, err)
+			}
+
+			// Reading by part number, as the transfer managers do.
+			pn, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("big"), PartNumber: aws.Int32(2)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, _ := io.ReadAll(pn.Body)
+			pn.Body.Close()
+			if string(pb) != copied || aws.ToInt32(pn.PartsCount) != 3 || *pn.ETag != *done.ETag {
+				t.Fatalf("GetObject part 2: %d bytes, parts count %d, ETag %s", len(pb), aws.ToInt32(pn.PartsCount), *pn.ETag)
+			}
+			hp, err := e.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: aws.String("big"), PartNumber: aws.Int32(3)})
+			if err != nil || *hp.ContentLength != int64(len(part3)) {
+				t.Fatalf("HeadObject part 3 = %+v, %v", hp, err)
+			}
+			_, err = e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("big"), PartNumber: aws.Int32(4)})
+			wantCode(t, err, "InvalidPartNumber")
+			if got, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("source"), PartNumber: aws.Int32(1)}); err != nil || *got.ContentLength != int64(len(source)) {
+				t.Fatalf("part 1 of a single-part object: %v", err)
+			} else {
+				got.Body.Close()
 			}
 
 			// A too-small part, then an abort.

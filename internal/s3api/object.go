@@ -175,12 +175,72 @@ var responseOverrides = map[string]string{
 	"response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding",
 }
 
+// partRange is the byte range of part n of an object (a single-part object
+// has one part, itself).
+func partRange(info objstore.ObjectInfo, n int) (*objstore.Range, error) {
+	sizes := info.PartSizes
+	if len(sizes) == 0 {
+		sizes = []int64{info.Size}
+	}
+	if n < 1 || n > len(sizes) {
+		return nil, errInvalidPartNumber
+	}
+	var start int64
+	for _, sz := range sizes[:n-1] {
+		start += sz
+	}
+	return &objstore.Range{Start: start, End: start + sizes[n-1] - 1}, nil
+}
+
+// openPart opens part n of an object, making sure the part boundaries and
+// the bytes come from the same version.
+func (s *Service) openPart(r *http.Request, bucket, key string, n int) (*objstore.Object, error) {
+	for range 5 {
+		info, err := s.cfg.Backend.HeadObject(r.Context(), bucket, key)
+		if err != nil {
+			return nil, err
+		}
+		rng, err := partRange(info, n)
+		if err != nil {
+			return nil, err
+		}
+		if rng.Length() == 0 {
+			return nil, errInvalidPartNumber
+		}
+		obj, err := s.cfg.Backend.GetObject(r.Context(), bucket, key, rng)
+		if err != nil {
+			return nil, err
+		}
+		if obj.Info.ETag == info.ETag && obj.Info.LastModified.Equal(info.LastModified) {
+			return obj, nil
+		}
+		obj.Body.Close() // replaced in between: look again
+	}
+	return nil, errInternal
+}
+
 func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key string, q url.Values) error {
 	var rng *objstore.Range
 	if r.Method == http.MethodGet {
 		rng = parseRange(r.Header.Get("Range"))
 	}
-	obj, err := s.cfg.Backend.GetObject(r.Context(), bucket, key, rng)
+	var obj *objstore.Object
+	var err error
+	if q.Has("partNumber") {
+		if r.Header.Get("Range") != "" {
+			return errInvalidRequest("Cannot specify both Range header and partNumber query parameter")
+		}
+		n, perr := partNumber(q)
+		if perr != nil {
+			return perr
+		}
+		obj, err = s.openPart(r, bucket, key, n)
+		if err == nil {
+			rng = &obj.Range
+		}
+	} else {
+		obj, err = s.cfg.Backend.GetObject(r.Context(), bucket, key, rng)
+	}
 	if errors.Is(err, objstore.ErrInvalidRange) {
 		if info, herr := s.cfg.Backend.HeadObject(r.Context(), bucket, key); herr == nil {
 			if perr := checkPreconditions(r.Header, "", info); perr != nil {
@@ -216,7 +276,7 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	} else if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
 		setChecksumHeaders(h, obj.Info.Checksums)
 	}
-	if obj.Info.Parts > 0 && rng == nil {
+	if obj.Info.Parts > 0 && q.Has("partNumber") {
 		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(obj.Info.Parts))
 	}
 	h.Set("Content-Length", strconv.FormatInt(obj.Range.Length(), 10))

@@ -277,9 +277,6 @@ func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, bucket, key s
 		if q.Has("uploadId") && r.Method == http.MethodGet {
 			return s.listParts(w, r, bucket, key, q)
 		}
-		if q.Has("partNumber") {
-			return errNotImplemented("GetObject and HeadObject by partNumber")
-		}
 		return s.getObject(w, r, bucket, key, q)
 	case http.MethodDelete:
 		if q.Has("uploadId") {

@@ -174,6 +174,7 @@ func (f *FS) CompleteUpload(ctx context.Context, bucket, key, uploadID string, p
 		sum, _ := hex.DecodeString(pi.ETag)
 		etags.Write(sum)
 		info.Size += size
+		info.PartSizes = append(info.PartSizes, size)
 	}
 	info.ETag = hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(parts))
 	info.LastModified = time.Now().UTC()

@@ -422,7 +422,8 @@ func testMultipart(t *testing.T, b objstore.Backend) {
 	}
 	s1, s2 := md5.Sum(part1), md5.Sum(part2)
 	want := md5.Sum(append(s1[:], s2[:]...))
-	if info.ETag != hex.EncodeToString(want[:])+"-2" || info.Size != int64(len(part1)+len(part2)) || info.Parts != 2 {
+	if info.ETag != hex.EncodeToString(want[:])+"-2" || info.Size != int64(len(part1)+len(part2)) || info.Parts != 2 ||
+		!reflect.DeepEqual(info.PartSizes, []int64{int64(len(part1)), int64(len(part2))}) {
 		t.Fatalf("completed %+v", info)
 	}
 	if got := get(t, b, "b", "big", &objstore.Range{Start: int64(len(part1)) - 1, End: int64(len(part1)) + 3}); got != "1tail" {
