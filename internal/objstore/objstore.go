@@ -61,16 +61,17 @@ type Backend interface {
 
 // Sentinel errors of Backend.
 var (
-	ErrNoSuchBucket    = errors.New("no such bucket")
-	ErrBucketExists    = errors.New("bucket already exists")
-	ErrBucketNotEmpty  = errors.New("bucket not empty")
-	ErrNoSuchKey       = errors.New("no such key")
-	ErrNoSuchUpload    = errors.New("no such upload")
-	ErrInvalidPart     = errors.New("invalid part")
-	ErrInvalidRange    = errors.New("invalid range")
-	ErrKeyTooLong      = errors.New("key too long")
-	ErrInvalidPartList = errors.New("parts not in ascending order")
-	ErrEntityTooSmall  = errors.New("part smaller than the minimum allowed size")
+	ErrNoSuchBucket       = errors.New("no such bucket")
+	ErrBucketExists       = errors.New("bucket already exists")
+	ErrBucketNotEmpty     = errors.New("bucket not empty")
+	ErrNoSuchKey          = errors.New("no such key")
+	ErrNoSuchUpload       = errors.New("no such upload")
+	ErrInvalidPart        = errors.New("invalid part")
+	ErrInvalidRange       = errors.New("invalid range")
+	ErrKeyTooLong         = errors.New("key too long")
+	ErrInvalidPartList    = errors.New("parts not in ascending order")
+	ErrEntityTooSmall     = errors.New("part smaller than the minimum allowed size")
+	ErrPreconditionFailed = errors.New("precondition failed")
 )
 
 // Metadata is what a client sets on an object besides its bytes.
@@ -92,6 +93,12 @@ type PutOptions struct {
 	// It may set info.Checksums to have them stored; an error refuses the write
 	// and is returned wrapped.
 	Seal func(info *ObjectInfo) error
+	// IfNoneMatch makes the write fail with ErrPreconditionFailed when the
+	// key already holds an object; IfMatch, when set, unless it holds one
+	// with that ETag (quoted or not; ErrNoSuchKey when it holds none). The
+	// check and the commit are atomic. Both are ignored for parts.
+	IfNoneMatch bool
+	IfMatch     string
 }
 
 // ObjectInfo describes a stored object (or part).

@@ -115,6 +115,7 @@ func toS3(err error) *awsapi.Error {
 		{objstore.ErrEntityTooSmall, errEntityTooSmall},
 		{objstore.ErrInvalidRange, errInvalidRange},
 		{objstore.ErrKeyTooLong, errKeyTooLong},
+		{objstore.ErrPreconditionFailed, errPreconditionFailed},
 	} {
 		if errors.Is(err, s.sentinel) {
 			return s.e

@@ -81,8 +81,9 @@ func (s *Service) uploadPartCopy(w http.ResponseWriter, r *http.Request, bucket,
 }
 
 func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket, key string, q url.Values) error {
-	if r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Match") != "" {
-		return errNotImplemented("conditional writes (If-Match, If-None-Match on CompleteMultipartUpload)")
+	opts := objstore.PutOptions{}
+	if err := writeConditions(r.Header, &opts); err != nil {
+		return err
 	}
 	var req completeMultipartUpload
 	if err := readXML(r, &req); err != nil {
@@ -99,7 +100,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 	if err != nil {
 		return err
 	}
-	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts, objstore.PutOptions{Seal: in.Seal})
+	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts, objstore.PutOptions{Seal: in.Seal, IfNoneMatch: opts.IfNoneMatch, IfMatch: opts.IfMatch})
 	s.settle(r, in, info, err)
 	if err != nil {
 		return err

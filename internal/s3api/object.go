@@ -68,9 +68,23 @@ func setObjectHeaders(h http.Header, info objstore.ObjectInfo) {
 	}
 }
 
+// writeConditions reads a write's If-None-Match ("*" only, as on S3) and
+// If-Match headers into opts.
+func writeConditions(h http.Header, opts *objstore.PutOptions) error {
+	if v := h.Get("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			return errNotImplemented("If-None-Match on writes with a value other than *")
+		}
+		opts.IfNoneMatch = true
+	}
+	opts.IfMatch = h.Get("If-Match")
+	return nil
+}
+
 func (s *Service) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	if r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Match") != "" {
-		return errNotImplemented("conditional writes (If-Match, If-None-Match on PutObject)")
+	var cond objstore.PutOptions
+	if err := writeConditions(r.Header, &cond); err != nil {
+		return err
 	}
 	meta, err := metadataFrom(r.Header)
 	if err != nil {
@@ -84,7 +98,8 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	if err != nil {
 		return err
 	}
-	info, err := s.cfg.Backend.PutObject(r.Context(), bucket, key, check.wrap(r.Body), objstore.PutOptions{Metadata: meta, Seal: seals(check.seal, in.Seal)})
+	info, err := s.cfg.Backend.PutObject(r.Context(), bucket, key, check.wrap(r.Body), objstore.PutOptions{Metadata: meta, Seal: seals(check.seal, in.Seal),
+		IfNoneMatch: cond.IfNoneMatch, IfMatch: cond.IfMatch})
 	s.settle(r, in, info, err)
 	if err != nil {
 		return err

@@ -305,6 +305,27 @@ func TestUnseekableBodyOverTLS(t *testing.T) {
 	}
 }
 
+// TestConditionalWrites: If-None-Match: * creates only, If-Match replaces
+// only the version named.
+func TestConditionalWrites(t *testing.T) {
+	e := newEndpoint(t, false)
+	e.mustBucket(t, "bkt")
+	first, err := e.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("lock"), Body: strings.NewReader("a"), IfNoneMatch: aws.String("*")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("lock"), Body: strings.NewReader("b"), IfNoneMatch: aws.String("*")})
+	wantCode(t, err, "PreconditionFailed")
+	_, err = e.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("lock"), Body: strings.NewReader("c"), IfMatch: aws.String(`"0123"`)})
+	wantCode(t, err, "PreconditionFailed")
+	if _, err := e.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("lock"), Body: strings.NewReader("d"), IfMatch: first.ETag}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, "bkt", "lock"); got != "d" {
+		t.Fatalf("object is %q", got)
+	}
+}
+
 // TestChecksumMismatchRefused: a body whose declared checksum is wrong is not
 // stored.
 func TestChecksumMismatchRefused(t *testing.T) {

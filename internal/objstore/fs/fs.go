@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,6 +45,9 @@ type Config struct {
 // concurrent use; one FS (one process) should own Dir at a time.
 type FS struct {
 	dir string
+	// keyLocks serialise the commits (and deletes) of keys hashing to the
+	// same stripe, so that a conditional write's check and rename are atomic.
+	keyLocks [64]sync.Mutex
 }
 
 var _ objstore.Backend = (*FS)(nil)

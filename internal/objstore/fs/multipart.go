@@ -101,7 +101,7 @@ func (f *FS) UploadPart(ctx context.Context, bucket, key, uploadID string, n int
 	info.ETag = hex.EncodeToString(h.Sum(nil))
 	info.LastModified = time.Now().UTC()
 	dst := filepath.Join(f.uploadDir(bucket, uploadID), partName(n))
-	if err := f.commit(tmp, &info, opts.Seal, dst); err != nil {
+	if err := f.commit(tmp, &info, objstore.PutOptions{Seal: opts.Seal}, dst); err != nil {
 		return objstore.PartInfo{}, fmt.Errorf("upload part %d: %w", n, err)
 	}
 	if _, err := os.Stat(filepath.Join(f.uploadDir(bucket, uploadID), "upload.json")); err != nil {
@@ -178,7 +178,7 @@ func (f *FS) CompleteUpload(ctx context.Context, bucket, key, uploadID string, p
 	}
 	info.ETag = hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(parts))
 	info.LastModified = time.Now().UTC()
-	if err := f.commit(tmp, &info, opts.Seal, filepath.Join(f.objectsDir(bucket), rel)); err != nil {
+	if err := f.commit(tmp, &info, objstore.PutOptions{Seal: opts.Seal, IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch}, filepath.Join(f.objectsDir(bucket), rel)); err != nil {
 		return objstore.ObjectInfo{}, fmt.Errorf("complete upload %s: %w", uploadID, err)
 	}
 	if err := os.RemoveAll(f.uploadDir(bucket, uploadID)); err != nil {

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,16 +46,56 @@ func (f *FS) PutObject(ctx context.Context, bucket, key string, body io.Reader, 
 	}
 	info.ETag = hex.EncodeToString(h.Sum(nil))
 	info.LastModified = time.Now().UTC()
-	if err := f.commit(tmp, &info, opts.Seal, filepath.Join(f.objectsDir(bucket), rel)); err != nil {
+	if err := f.commit(tmp, &info, opts, filepath.Join(f.objectsDir(bucket), rel)); err != nil {
 		return info, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
 	return info, nil
 }
 
-// commit seals, describes, syncs and renames a written temporary file to dst.
-func (f *FS) commit(tmp *os.File, info *objstore.ObjectInfo, seal func(*objstore.ObjectInfo) error, dst string) error {
-	if seal != nil {
-		if err := seal(info); err != nil {
+// lockKey locks the stripe of an object path; the caller unlocks it.
+func (f *FS) lockKey(path string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(path))
+	m := &f.keyLocks[h.Sum32()%uint32(len(f.keyLocks))]
+	m.Lock()
+	return m
+}
+
+// checkConditions applies opts' IfMatch and IfNoneMatch to the object at dst;
+// the caller holds dst's lock.
+func checkConditions(opts objstore.PutOptions, dst string) error {
+	if !opts.IfNoneMatch && opts.IfMatch == "" {
+		return nil
+	}
+	file, err := os.Open(dst)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if opts.IfMatch != "" {
+			return objstore.ErrNoSuchKey
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	if opts.IfNoneMatch {
+		return objstore.ErrPreconditionFailed
+	}
+	var cur objstore.ObjectInfo
+	if _, err := readTrailer(file, &cur); err != nil {
+		return err
+	}
+	if cur.ETag != strings.Trim(opts.IfMatch, `"`) {
+		return objstore.ErrPreconditionFailed
+	}
+	return nil
+}
+
+// commit seals, describes, syncs and renames a written temporary file to dst,
+// if opts' conditions hold.
+func (f *FS) commit(tmp *os.File, info *objstore.ObjectInfo, opts objstore.PutOptions, dst string) error {
+	if opts.Seal != nil {
+		if err := opts.Seal(info); err != nil {
 			tmp.Close()
 			return err
 		}
@@ -67,6 +109,10 @@ func (f *FS) commit(tmp *os.File, info *objstore.ObjectInfo, seal func(*objstore
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	defer f.lockKey(dst).Unlock()
+	if err := checkConditions(opts, dst); err != nil {
 		return err
 	}
 	return renameInto(tmp.Name(), dst)
@@ -173,7 +219,10 @@ func (f *FS) DeleteObject(ctx context.Context, bucket, key string) error {
 	}
 	root := f.objectsDir(bucket)
 	path := filepath.Join(root, rel)
-	if err := os.Remove(path); err != nil {
+	unlock := f.lockKey(path).Unlock
+	err = os.Remove(path)
+	unlock()
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil
 		}

@@ -35,6 +35,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) objstore.Backend) {
 		{"FailedWriteKeepsOld", testFailedWriteKeepsOld},
 		{"ConcurrentOverwrite", testConcurrentOverwrite},
 		{"Multipart", testMultipart},
+		{"ConditionalWrites", testConditionalWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newBackend(t)) })
@@ -453,5 +454,51 @@ func testMultipart(t *testing.T, b objstore.Backend) {
 	}
 	if uploads, _ := b.ListUploads(ctx, "b"); len(uploads) != 0 {
 		t.Fatalf("uploads left: %+v", uploads)
+	}
+}
+
+func testConditionalWrites(t *testing.T, b objstore.Backend) {
+	mustBucket(t, b, "b")
+	create := objstore.PutOptions{IfNoneMatch: true}
+	first, err := b.PutObject(ctx, "b", "k", strings.NewReader("first"), create)
+	if err != nil {
+		t.Fatalf("IfNoneMatch on a new key: %v", err)
+	}
+	if _, err := b.PutObject(ctx, "b", "k", strings.NewReader("second"), create); !errors.Is(err, objstore.ErrPreconditionFailed) {
+		t.Fatalf("IfNoneMatch on an existing key: %v", err)
+	}
+	if _, err := b.PutObject(ctx, "b", "k", strings.NewReader("third"), objstore.PutOptions{IfMatch: md5hex("nope")}); !errors.Is(err, objstore.ErrPreconditionFailed) {
+		t.Fatalf("IfMatch with another ETag: %v", err)
+	}
+	if got := get(t, b, "b", "k", nil); got != "first" {
+		t.Fatalf("failed conditions changed the object to %q", got)
+	}
+	if _, err := b.PutObject(ctx, "b", "k", strings.NewReader("fourth"), objstore.PutOptions{IfMatch: `"` + first.ETag + `"`}); err != nil {
+		t.Fatalf("IfMatch with the ETag: %v", err)
+	}
+	if _, err := b.PutObject(ctx, "b", "missing", strings.NewReader("x"), objstore.PutOptions{IfMatch: first.ETag}); !errors.Is(err, objstore.ErrNoSuchKey) {
+		t.Fatalf("IfMatch on a missing key: %v", err)
+	}
+	// Racing creators: exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := b.PutObject(ctx, "b", "race", strings.NewReader(fmt.Sprint(i)), create)
+			if err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			} else if !errors.Is(err, objstore.ErrPreconditionFailed) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d racing IfNoneMatch writes succeeded, want 1", wins)
 	}
 }
