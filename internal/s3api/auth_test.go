@@ -112,6 +112,12 @@ func TestSignatureRejections(t *testing.T) {
 	if status, xe, _ := e.send(t, r); status != 403 || xe.Code != "AccessDenied" {
 		t.Fatalf("anonymous GET: %d %+v", status, xe)
 	}
+	r, _ = http.NewRequest("OPTIONS", e.url+"/bkt/key", nil)
+	r.Header.Set("Origin", "http://example.com")
+	r.Header.Set("Access-Control-Request-Method", "PUT")
+	if status, xe, _ := e.send(t, r); status != 403 || xe.Code != "AccessForbidden" {
+		t.Fatalf("CORS preflight: %d %+v", status, xe)
+	}
 	r, _ = http.NewRequest("GET", e.url+"/bkt?list-type=2", nil)
 	r.Header.Set("X-Amz-Content-Sha256", awsapi.EmptySHA256)
 	err = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).SignHTTP(ctx,

@@ -38,6 +38,7 @@ var (
 	errMethodNotAllowed      = s3Error(http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 	errMetadataTooLarge      = s3Error(http.StatusBadRequest, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
 	errMissingContentLength  = s3Error(http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+	errCORSNotEnabled        = s3Error(http.StatusForbidden, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.")
 	errInternal              = s3Error(http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
 )
 

@@ -118,6 +118,11 @@ func (s *Service) hostBucket(host string) string {
 // WriteError implements awsapi.Service: S3's XML error document (no body for
 // HEAD), with the router's codes mapped to S3's.
 func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, e *awsapi.Error) {
+	if r.Method == http.MethodOptions && e.Code == awsapi.CodeMissingAuthenticationToken {
+		// A CORS preflight: aloft applies no bucket CORS configuration yet.
+		s.writeError(w, r, errCORSNotEnabled)
+		return
+	}
 	s.writeError(w, r, e)
 }
 
