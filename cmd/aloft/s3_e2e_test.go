@@ -38,6 +38,11 @@ func TestS3WithAWSCLI(t *testing.T) {
 			if mode.tls && (up.caPath == "" || !strings.HasPrefix(up.endpoint, "https://")) {
 				t.Fatalf("--tls: endpoint %q, CA %q:\n%s", up.endpoint, up.caPath, up.output)
 			}
+			// aloft invoke finds the scheme and the CA in what aloft up recorded.
+			hostPort := strings.TrimPrefix(strings.TrimPrefix(up.endpoint, "https://"), "http://")
+			if out, err := runCmd(env, bin, "invoke", "Nope", "--endpoint", hostPort); err == nil || !strings.Contains(out, "ResourceNotFoundException") {
+				t.Fatalf("aloft invoke of a missing function: %v\n%s", err, out)
+			}
 			awsEnv := append(env, "AWS_ACCESS_KEY_ID="+up.keyID, "AWS_SECRET_ACCESS_KEY="+up.secret, "AWS_DEFAULT_REGION=us-east-1",
 				"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_PAGER=")
 			variants := []struct {

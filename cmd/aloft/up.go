@@ -112,7 +112,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 		return errors.Join(err, shutdown())
 	}
 	creds := srv.Credentials()
-	if err := saveEndpoint(srv.EndpointURL(), creds, srv.Region()); err != nil {
+	if err := saveEndpoint(srv.EndpointURL(), creds, srv.Region(), srv.CAPath()); err != nil {
 		fmt.Fprintf(out, "aloft: warning: could not record the endpoint for `aloft invoke`: %v\n", err)
 	}
 	printSummary(out, srv, stack, dep)
