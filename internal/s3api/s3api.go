@@ -201,6 +201,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID(w)
 	bucket, key := s.address(r)
 	q := r.URL.Query()
+	if done, err := s.readConfiguration(w, r, bucket, key, q); done {
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	for _, sub := range unsupportedSubresources {
 		if q.Has(sub) {
 			s.writeError(w, r, errNotImplemented(fmt.Sprintf("the %q subresource (%s ?%s)", sub, r.Method, sub)))

@@ -162,8 +162,31 @@ func TestBucketsWithSDK(t *testing.T) {
 			if _, err := e.client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("albums")}); err != nil {
 				t.Fatal(err)
 			}
-			_, err = e.client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("photos")})
+			_, err = e.client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String("photos"),
+				Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}})
 			wantCode(t, err, "NotImplemented")
+			// Configurations aloft never holds read as S3 reads them when unset.
+			_, err = e.client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("photos")})
+			wantCode(t, err, "NoSuchTagSet")
+			_, err = e.client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("photos")})
+			wantCode(t, err, "NoSuchBucketPolicy")
+			_, err = e.client.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String("photos")})
+			wantCode(t, err, "NoSuchCORSConfiguration")
+			if v, err := e.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("photos")}); err != nil || v.Status != "" {
+				t.Fatalf("GetBucketVersioning = %+v, %v", v, err)
+			}
+			if acl, err := e.client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String("photos")}); err != nil || len(acl.Grants) != 1 || acl.Grants[0].Permission != types.PermissionFullControl {
+				t.Fatalf("GetBucketAcl = %+v, %v", acl, err)
+			}
+			if tags, err := e.client.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("photos"), Key: aws.String("cat.jpg")}); err != nil || len(tags.TagSet) != 0 {
+				t.Fatalf("GetObjectTagging = %+v, %v", tags, err)
+			}
+			vers, err := e.client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("photos")})
+			if err != nil || len(vers.Versions) != 1 || *vers.Versions[0].Key != "cat.jpg" || *vers.Versions[0].VersionId != "null" || !*vers.Versions[0].IsLatest {
+				t.Fatalf("ListObjectVersions = %+v, %v", vers, err)
+			}
+			_, err = e.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("albums")})
+			wantCode(t, err, "NoSuchBucket")
 			_, err = e.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("albums")})
 			wantCode(t, err, "NoSuchBucket")
 		})
