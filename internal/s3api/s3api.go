@@ -39,7 +39,7 @@ type Config struct {
 	ErrorLog *log.Logger
 	// VirtualHostDomains are the host names under which a bucket is addressed
 	// virtual-hosted style (bucket.DOMAIN). Hosts of the form BUCKET.s3.… and
-	// BUCKET.s3-….  are always recognised. nil means {"localhost"}.
+	// BUCKET.s3-… are always recognised. nil means {"localhost"}.
 	VirtualHostDomains []string
 }
 
