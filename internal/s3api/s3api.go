@@ -74,9 +74,21 @@ var apiVersionPath = regexp.MustCompile(`^/\d{4}-\d{2}-\d{2}(/|$)`)
 
 // Match reports whether an unsigned request is S3's, so that its
 // authentication error comes back as S3 XML: a virtual-hosted bucket, a GET of
-// "/", or a path whose first segment could be a bucket. List it after
-// services with more specific matches.
+// "/", or a path whose first segment could be a bucket. POSTs are S3's only
+// with S3's own subresources (?delete, ?uploads, ?uploadId), and requests of
+// the JSON protocols (X-Amz-Target) never are, so the Query and JSON APIs
+// sharing the endpoint (SQS, SNS) keep their own error shapes. List it after
+// services with more specific matches all the same.
 func (s *Service) Match(r *http.Request) bool {
+	if r.Header.Get("X-Amz-Target") != "" {
+		return false
+	}
+	if r.Method == http.MethodPost {
+		q := r.URL.Query()
+		if !q.Has("delete") && !q.Has("uploads") && !q.Has("uploadId") {
+			return false
+		}
+	}
 	if bucket, _ := s.address(r); bucket != "" {
 		return !apiVersionPath.MatchString(r.URL.Path)
 	}
