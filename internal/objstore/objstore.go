@@ -113,8 +113,10 @@ type ObjectInfo struct {
 	Checksums map[string]string `json:"checksums,omitempty"`
 	// Parts is the number of parts of a multipart object, 0 otherwise.
 	Parts int `json:"parts,omitempty"`
-	// PartSizes are the sizes of a multipart object's parts, in order.
-	PartSizes []int64 `json:"partSizes,omitempty"`
+	// PartSizes are the sizes of a multipart object's parts, in order, and
+	// PartChecksums the checksums each part was stored with (Seal's).
+	PartSizes     []int64             `json:"partSizes,omitempty"`
+	PartChecksums []map[string]string `json:"partChecksums,omitempty"`
 	// WriteID is whatever Seal set it to, stored with the object, so that a
 	// journal kept outside the backend (bucket notifications) can tell after
 	// a crash whether its write committed.

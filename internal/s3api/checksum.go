@@ -11,6 +11,7 @@ import (
 	"hash/crc64"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/objstore"
@@ -118,12 +119,57 @@ func setChecksumHeaders(h http.Header, sums map[string]string) {
 	for _, alg := range checksumOrder {
 		if v, ok := sums[alg]; ok {
 			h.Set(checksumHeader(alg), v)
-			h.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
+			if strings.Contains(v, "-") {
+				h.Set("X-Amz-Checksum-Type", "COMPOSITE")
+			} else {
+				h.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
+			}
 		}
 	}
+}
+
+// compositeChecksums are a multipart object's checksums as S3 computes
+// them: for each algorithm every part was stored with, the checksum of the
+// parts' binary checksums, then "-N".
+func compositeChecksums(parts []map[string]string) map[string]string {
+	if len(parts) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, alg := range checksumOrder {
+		h := checksumAlgorithms[alg]()
+		complete := true
+		for _, p := range parts {
+			b, err := base64.StdEncoding.DecodeString(p[alg])
+			if p[alg] == "" || err != nil {
+				complete = false
+				break
+			}
+			h.Write(b)
+		}
+		if complete {
+			out[alg] = base64.StdEncoding.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts))
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func checksumsOf(sums map[string]string) checksumsXML {
 	return checksumsXML{ChecksumCRC32: sums["CRC32"], ChecksumCRC32C: sums["CRC32C"], ChecksumCRC64NVME: sums["CRC64NVME"],
 		ChecksumSHA1: sums["SHA1"], ChecksumSHA256: sums["SHA256"]}
+}
+
+// byAlgorithm is the inverse of checksumsOf.
+func (c checksumsXML) byAlgorithm() map[string]string {
+	m := map[string]string{}
+	for alg, v := range map[string]string{"CRC32": c.ChecksumCRC32, "CRC32C": c.ChecksumCRC32C, "CRC64NVME": c.ChecksumCRC64NVME,
+		"SHA1": c.ChecksumSHA1, "SHA256": c.ChecksumSHA256} {
+		if v != "" {
+			m[alg] = v
+		}
+	}
+	return m
 }

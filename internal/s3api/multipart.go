@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -100,7 +101,20 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 	if err != nil {
 		return err
 	}
-	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts, objstore.PutOptions{Seal: in.Seal, IfNoneMatch: opts.IfNoneMatch, IfMatch: opts.IfMatch})
+	info, err := s.cfg.Backend.CompleteUpload(r.Context(), bucket, key, q.Get("uploadId"), parts, objstore.PutOptions{
+		Seal: seals(func(info *objstore.ObjectInfo) error {
+			// The checksums a client lists must be those its parts were stored with.
+			for i, p := range req.Parts {
+				for alg, v := range p.checksumsXML.byAlgorithm() {
+					if i >= len(info.PartChecksums) || info.PartChecksums[i][alg] != v {
+						return withMessage(errInvalidPart, fmt.Sprintf("The %s you specified for part %d did not match what was uploaded.", alg, p.PartNumber))
+					}
+				}
+			}
+			info.Checksums = compositeChecksums(info.PartChecksums)
+			return nil
+		}, in.Seal),
+		IfNoneMatch: opts.IfNoneMatch, IfMatch: opts.IfMatch})
 	s.settle(r, in, info, err)
 	if err != nil {
 		return err
@@ -110,7 +124,12 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 		scheme = "https"
 	}
 	loc := scheme + "://" + r.Host + "/" + bucket + "/" + (&url.URL{Path: key}).EscapedPath()
-	writeXML(w, completeMultipartUploadResult{NS: xmlNS, Location: loc, Bucket: bucket, Key: key, ETag: `"` + info.ETag + `"`})
+	res := completeMultipartUploadResult{NS: xmlNS, Location: loc, Bucket: bucket, Key: key, ETag: `"` + info.ETag + `"`,
+		checksumsXML: checksumsOf(info.Checksums)}
+	if len(info.Checksums) > 0 {
+		res.ChecksumType = "COMPOSITE"
+	}
+	writeXML(w, res)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -130,5 +131,64 @@ func TestMultipartWithSDK(t *testing.T) {
 			_, err = e.client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("bkt"), Key: aws.String("small"), UploadId: up2.UploadId})
 			wantCode(t, err, "NoSuchUpload")
 		})
+	}
+}
+
+// TestMultipartChecksums: parts uploaded with the SDK's default CRC32 give
+// the object S3's composite checksum, and each part its own, which the SDK
+// validates when it downloads by part number.
+func TestMultipartChecksums(t *testing.T) {
+	e := newEndpoint(t, true)
+	e.mustBucket(t, "bkt")
+	up, err := e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("k"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := [][]byte{bytes.Repeat([]byte("p"), 5<<20), []byte("last part")}
+	var parts []types.CompletedPart
+	for i, b := range bodies {
+		p, err := e.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("bkt"), Key: aws.String("k"), UploadId: up.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(b), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ChecksumCRC32 == nil {
+			t.Fatalf("part %d: no CRC32 echoed", i+1)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32})
+	}
+	wrong := append([]types.CompletedPart(nil), parts...)
+	wrong[1].ChecksumCRC32 = aws.String("AAAAAA==")
+	_, err = e.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("k"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: wrong}})
+	wantCode(t, err, "InvalidPart")
+	done, err := e.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("k"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.ChecksumCRC32 == nil || !strings.HasSuffix(*done.ChecksumCRC32, "-2") || done.ChecksumType != types.ChecksumTypeComposite {
+		t.Fatalf("CompleteMultipartUpload checksum %v type %q, want a composite -2", aws.ToString(done.ChecksumCRC32), done.ChecksumType)
+	}
+	whole, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, whole.Body)
+	whole.Body.Close()
+	if aws.ToString(whole.ChecksumCRC32) != *done.ChecksumCRC32 {
+		t.Fatalf("GetObject checksum %v, want %s", aws.ToString(whole.ChecksumCRC32), *done.ChecksumCRC32)
+	}
+	for i := range bodies {
+		p, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k"), PartNumber: aws.Int32(int32(i + 1)), ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(p.Body) // validated against the part's CRC32 by the SDK
+		p.Body.Close()
+		if err != nil || !bytes.Equal(got, bodies[i]) || aws.ToString(p.ChecksumCRC32) != aws.ToString(parts[i].ChecksumCRC32) {
+			t.Fatalf("part %d: %d bytes, checksum %v (want %v), %v", i+1, len(got), aws.ToString(p.ChecksumCRC32), aws.ToString(parts[i].ChecksumCRC32), err)
+		}
 	}
 }

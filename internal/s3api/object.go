@@ -288,8 +288,14 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	if rng != nil {
 		status = http.StatusPartialContent
 		h.Set("Content-Range", "bytes "+strconv.FormatInt(obj.Range.Start, 10)+"-"+strconv.FormatInt(obj.Range.End, 10)+"/"+strconv.FormatInt(obj.Info.Size, 10))
-	} else if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
-		setChecksumHeaders(h, obj.Info.Checksums)
+	}
+	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		switch n, _ := strconv.Atoi(q.Get("partNumber")); {
+		case n > 0 && n <= len(obj.Info.PartChecksums):
+			setChecksumHeaders(h, obj.Info.PartChecksums[n-1]) // that part's bytes
+		case n == 1 && obj.Info.Parts == 0 || !q.Has("partNumber") && r.Header.Get("Range") == "":
+			setChecksumHeaders(h, obj.Info.Checksums)
+		}
 	}
 	if obj.Info.Parts > 0 && q.Has("partNumber") {
 		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(obj.Info.Parts))

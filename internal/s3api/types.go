@@ -124,6 +124,7 @@ type completeMultipartUpload struct {
 	Parts []struct {
 		PartNumber int    `xml:"PartNumber"`
 		ETag       string `xml:"ETag"`
+		checksumsXML
 	} `xml:"Part"`
 }
 
@@ -134,6 +135,8 @@ type completeMultipartUploadResult struct {
 	Bucket   string   `xml:"Bucket"`
 	Key      string   `xml:"Key"`
 	ETag     string   `xml:"ETag"`
+	checksumsXML
+	ChecksumType string `xml:"ChecksumType,omitempty"`
 }
 
 type partXML struct {

@@ -175,6 +175,7 @@ func (f *FS) CompleteUpload(ctx context.Context, bucket, key, uploadID string, p
 		etags.Write(sum)
 		info.Size += size
 		info.PartSizes = append(info.PartSizes, size)
+		info.PartChecksums = append(info.PartChecksums, pi.Checksums)
 	}
 	info.ETag = hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(parts))
 	info.LastModified = time.Now().UTC()

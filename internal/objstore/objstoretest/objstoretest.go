@@ -382,7 +382,10 @@ func testMultipart(t *testing.T, b objstore.Backend) {
 	}
 	part1 := bytes.Repeat([]byte("1"), objstore.MinPartSize)
 	part2 := []byte("tail")
-	p1, err := b.UploadPart(ctx, "b", "big", id, 1, bytes.NewReader(part1), objstore.PutOptions{})
+	p1, err := b.UploadPart(ctx, "b", "big", id, 1, bytes.NewReader(part1), objstore.PutOptions{Seal: func(i *objstore.ObjectInfo) error {
+		i.Checksums = map[string]string{"CRC32": "part1sum"}
+		return nil
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +427,8 @@ func testMultipart(t *testing.T, b objstore.Backend) {
 	s1, s2 := md5.Sum(part1), md5.Sum(part2)
 	want := md5.Sum(append(s1[:], s2[:]...))
 	if info.ETag != hex.EncodeToString(want[:])+"-2" || info.Size != int64(len(part1)+len(part2)) || info.Parts != 2 ||
-		!reflect.DeepEqual(info.PartSizes, []int64{int64(len(part1)), int64(len(part2))}) {
+		!reflect.DeepEqual(info.PartSizes, []int64{int64(len(part1)), int64(len(part2))}) ||
+		len(info.PartChecksums) != 2 || info.PartChecksums[0]["CRC32"] != "part1sum" || info.PartChecksums[1] != nil {
 		t.Fatalf("completed %+v", info)
 	}
 	if got := get(t, b, "b", "big", &objstore.Range{Start: int64(len(part1)) - 1, End: int64(len(part1)) + 3}); got != "1tail" {
