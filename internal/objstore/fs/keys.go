@@ -97,20 +97,3 @@ func prefixDir(prefix string) string {
 	}
 	return filepath.Join(segs...)
 }
-
-// pathKey inverts keyPath; ok is false for files that are not objects.
-func pathKey(rel string) (string, bool) {
-	name, ok := strings.CutSuffix(rel, objectSuffix)
-	if !ok {
-		return "", false
-	}
-	segs := strings.Split(filepath.ToSlash(name), "/")
-	for i, s := range segs {
-		u, ok := unescapeSegment(s)
-		if !ok {
-			return "", false
-		}
-		segs[i] = u
-	}
-	return strings.Join(segs, "/"), true
-}

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -237,79 +235,4 @@ func (f *FS) DeleteObject(ctx context.Context, bucket, key string) error {
 		}
 	}
 	return nil
-}
-
-// ListObjects implements objstore.Backend. It walks the directory of the
-// prefix and sorts what it finds, so a page costs a walk of that subtree.
-func (f *FS) ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error) {
-	var res objstore.ListResult
-	if _, err := f.HeadBucket(ctx, bucket); err != nil {
-		return res, err
-	}
-	if opts.MaxKeys <= 0 {
-		opts.MaxKeys = 1000
-	}
-	root := f.objectsDir(bucket)
-	start := filepath.Join(root, prefixDir(opts.Prefix))
-	var keys []string
-	err := filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil // the prefix's directory, or one emptied meanwhile
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		if key, ok := pathKey(rel); ok && strings.HasPrefix(key, opts.Prefix) && key > opts.After {
-			keys = append(keys, key)
-		}
-		return nil
-	})
-	if err != nil {
-		return res, fmt.Errorf("list %s: %w", bucket, err)
-	}
-	sort.Strings(keys)
-	count := 0
-	for _, key := range keys {
-		if opts.Delimiter != "" {
-			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
-				cp := key[:len(opts.Prefix)+i+len(opts.Delimiter)]
-				if cp <= opts.After || (len(res.CommonPrefixes) > 0 && res.CommonPrefixes[len(res.CommonPrefixes)-1] == cp) {
-					continue
-				}
-				if count == opts.MaxKeys {
-					res.Truncated = true
-					break
-				}
-				res.CommonPrefixes = append(res.CommonPrefixes, cp)
-				res.Next = cp
-				count++
-				continue
-			}
-		}
-		if count == opts.MaxKeys {
-			res.Truncated = true
-			break
-		}
-		info, err := f.HeadObject(ctx, bucket, key)
-		if errors.Is(err, objstore.ErrNoSuchKey) {
-			continue // deleted since the walk
-		}
-		if err != nil {
-			return res, err
-		}
-		res.Objects = append(res.Objects, info)
-		res.Next = key
-		count++
-	}
-	if !res.Truncated {
-		res.Next = ""
-	}
-	return res, nil
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) objstore.Backend) {
 		{"AwkwardKeys", testAwkwardKeys},
 		{"Delete", testDelete},
 		{"List", testList},
+		{"ListMatchesModel", testListMatchesModel},
 		{"FailedWriteKeepsOld", testFailedWriteKeepsOld},
 		{"ConcurrentOverwrite", testConcurrentOverwrite},
 		{"Multipart", testMultipart},
@@ -504,5 +506,77 @@ func testConditionalWrites(t *testing.T, b objstore.Backend) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d racing IfNoneMatch writes succeeded, want 1", wins)
+	}
+}
+
+// testListMatchesModel lists random keys over a small alphabet (slashes,
+// empty and dot segments, dashes sorting before "/") with every delimiter,
+// prefix and page size, and compares the pages, joined, with a listing
+// computed from the sorted keys.
+func testListMatchesModel(t *testing.T, b objstore.Backend) {
+	mustBucket(t, b, "b")
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "ab/-."
+	seen := map[string]bool{}
+	var keys []string
+	for len(keys) < 150 {
+		n := 1 + rng.IntN(6)
+		k := make([]byte, n)
+		for i := range k {
+			k[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			keys = append(keys, string(k))
+		}
+	}
+	for _, k := range keys {
+		put(t, b, "b", k, "")
+	}
+	sortStrings(keys)
+	model := func(prefix, delim string) (objs, cps []string) {
+		for _, k := range keys {
+			if !strings.HasPrefix(k, prefix) {
+				continue
+			}
+			if delim != "" {
+				if i := strings.Index(k[len(prefix):], delim); i >= 0 {
+					cp := k[:len(prefix)+i+len(delim)]
+					if len(cps) == 0 || cps[len(cps)-1] != cp {
+						cps = append(cps, cp)
+					}
+					continue
+				}
+			}
+			objs = append(objs, k)
+		}
+		return objs, cps
+	}
+	for _, prefix := range []string{"", "a", "a/", "b/", "/", "a/b", ".", "-"} {
+		for _, delim := range []string{"", "/", "-", "b/"} {
+			for _, page := range []int{1, 3, 1000} {
+				wantObjs, wantCPs := model(prefix, delim)
+				var gotObjs, gotCPs []string
+				after := ""
+				for range 1000 {
+					res, err := b.ListObjects(ctx, "b", objstore.ListOptions{Prefix: prefix, Delimiter: delim, After: after, MaxKeys: page})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, o := range res.Objects {
+						gotObjs = append(gotObjs, o.Key)
+					}
+					gotCPs = append(gotCPs, res.CommonPrefixes...)
+					if !res.Truncated {
+						break
+					}
+					after = res.Next
+				}
+				if strings.Join(gotObjs, "|") != strings.Join(wantObjs, "|") || strings.Join(gotCPs, "|") != strings.Join(wantCPs, "|") {
+					t.Fatalf("prefix %q delimiter %q page %d:\nkeys     %q\nprefixes %q\nwant keys     %q\nwant prefixes %q",
+						prefix, delim, page, gotObjs, gotCPs, wantObjs, wantCPs)
+				}
+			}
+		}
 	}
 }
