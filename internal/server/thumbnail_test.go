@@ -45,12 +45,20 @@ func encodeImage(t *testing.T, format string, w, h int) []byte {
 // (aws-lambda-go, aws-sdk-go-v2 with LoadDefaultConfig, x/image) reads and
 // writes aloft's buckets through the endpoint aloft gives it. Until bucket
 // notifications deliver S3 events, the test invokes the function with the
-// event S3 would send.
+// event S3 would send. Over TLS the function trusts aloft's CA through the
+// AWS_CA_BUNDLE aloft gives it.
 func TestThumbnailExample(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "tls"}[useTLS], func(t *testing.T) { testThumbnail(t, useTLS) })
+	}
+}
+
+func testThumbnail(t *testing.T, useTLS bool) {
 	ctx := context.Background()
 	cfg := DefaultConfig(t.TempDir())
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.BuildCacheDir = buildCache
+	cfg.TLS = useTLS
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +75,7 @@ func TestThumbnailExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := s3Client(t, srv)
-	fn := newClient(srv, srv.Credentials())
+	fn := lambdaClient(t, srv)
 
 	uploads := []struct {
 		key          string
@@ -121,4 +129,14 @@ func TestThumbnailExample(t *testing.T) {
 			t.Errorf("%s: thumbnail %dx%d (%s), want %dx%d", u.key, cfg.Width, cfg.Height, format, u.wantW, u.wantH)
 		}
 	}
+}
+
+// lambdaClient is newClient trusting the node's CA when it serves TLS.
+func lambdaClient(t *testing.T, srv *Server) *lambda.Client {
+	t.Helper()
+	c := newClient(srv, srv.Credentials())
+	if srv.CAPath() == "" {
+		return c
+	}
+	return lambda.New(c.Options(), func(o *lambda.Options) { o.HTTPClient = s3Client(t, srv).Options().HTTPClient })
 }
