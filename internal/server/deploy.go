@@ -138,8 +138,9 @@ func (s *Server) deployFunction(ctx context.Context, stack *template.Stack, fn t
 // functionEnv is what aloft adds to a function's environment: the template's
 // variables, then credentials and the endpoint so that AWS SDKs in the function
 // reach this node. The host's AWS_CA_BUNDLE and friends are deliberately not
-// passed: the endpoint is plain HTTP on loopback, and a host path would not
-// exist inside a sandbox.
+// passed (a host path would not exist inside a sandbox); with Config.TLS,
+// AWS_CA_BUNDLE names aloft's own CA, which a sandbox must then make visible
+// at that path.
 func (s *Server) functionEnv(fn template.Function) map[string]string {
 	env := make(map[string]string, len(fn.Environment)+6)
 	for k, v := range fn.Environment {
