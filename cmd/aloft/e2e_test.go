@@ -48,6 +48,7 @@ type upProcess struct {
 	endpoint string
 	keyID    string
 	secret   string
+	caPath   string
 	output   *lockedBuffer
 	done     chan error
 }
@@ -72,7 +73,8 @@ func (b *lockedBuffer) String() string {
 }
 
 var (
-	endpointLine = regexp.MustCompile(`AWS endpoint (http://\S+)`)
+	endpointLine = regexp.MustCompile(`AWS endpoint (https?://\S+)`)
+	caLine       = regexp.MustCompile(`TLS CA certificate: (\S+)`)
 	credsLine    = regexp.MustCompile(`AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)`)
 )
 
@@ -99,6 +101,9 @@ func startUp(t *testing.T, bin string, env []string, args ...string) *upProcess 
 			p.output.WriteString(line + "\n")
 			if m := endpointLine.FindStringSubmatch(line); m != nil {
 				p.endpoint = m[1]
+			}
+			if m := caLine.FindStringSubmatch(line); m != nil {
+				p.caPath = m[1]
 			}
 			if m := credsLine.FindStringSubmatch(line); m != nil {
 				p.keyID, p.secret = m[1], m[2]

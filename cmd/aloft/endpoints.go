@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +21,8 @@ type endpointRecord struct {
 	URL         string             `json:"url"`
 	Region      string             `json:"region"`
 	Credentials awsapi.Credentials `json:"credentials"`
+	// CA is the PEM file of the CA to trust when the endpoint serves TLS.
+	CA string `json:"ca,omitempty"`
 }
 
 // endpointFile is the record's path for an endpoint URL, in the user's
@@ -35,7 +40,7 @@ func endpointFile(endpointURL string) (string, error) {
 	return filepath.Join(dir, "aloft", "endpoints", name+".json"), nil
 }
 
-func saveEndpoint(endpointURL string, creds awsapi.Credentials, region string) error {
+func saveEndpoint(endpointURL string, creds awsapi.Credentials, region, ca string) error {
 	path, err := endpointFile(endpointURL)
 	if err != nil {
 		return err
@@ -43,7 +48,7 @@ func saveEndpoint(endpointURL string, creds awsapi.Credentials, region string) e
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(endpointRecord{URL: endpointURL, Region: region, Credentials: creds}, "", "  ")
+	b, err := json.MarshalIndent(endpointRecord{URL: endpointURL, Region: region, Credentials: creds, CA: ca}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -55,8 +60,9 @@ func saveEndpoint(endpointURL string, creds awsapi.Credentials, region string) e
 }
 
 // loadEndpoint finds how to reach the endpoint at addr (host:port or URL):
+// the URL (http or https) and CA from the record `aloft up` wrote, and the
 // credentials from ALOFT_ACCESS_KEY/ALOFT_SECRET_KEY when set, otherwise from
-// the record `aloft up` wrote.
+// that record.
 func loadEndpoint(addr string) (endpointRecord, error) {
 	endpointURL := addr
 	if !strings.Contains(addr, "://") {
@@ -69,21 +75,44 @@ func loadEndpoint(addr string) (endpointRecord, error) {
 	}
 	if creds != nil {
 		rec.Credentials = *creds
-		return rec, nil
 	}
 	path, err := endpointFile(endpointURL)
 	if err != nil {
 		return rec, err
 	}
 	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && creds != nil {
+		return rec, nil
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return rec, fmt.Errorf("no aloft server has run at %s on this machine (no %s); start one with `aloft up`, or set ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY", endpointURL, path)
 	}
 	if err != nil {
 		return rec, err
 	}
-	if err := json.Unmarshal(b, &rec); err != nil {
+	var saved endpointRecord
+	if err := json.Unmarshal(b, &saved); err != nil {
 		return rec, fmt.Errorf("%s: %w", path, err)
 	}
+	rec.URL, rec.Region, rec.CA = saved.URL, saved.Region, saved.CA
+	if creds == nil {
+		rec.Credentials = saved.Credentials
+	}
 	return rec, nil
+}
+
+// httpClient is a client for the endpoint: trusting rec.CA when set.
+func (rec endpointRecord) httpClient() (*http.Client, error) {
+	if rec.CA == "" {
+		return http.DefaultClient, nil
+	}
+	pem, err := os.ReadFile(rec.CA)
+	if err != nil {
+		return nil, fmt.Errorf("the endpoint's CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the endpoint's CA: %s holds no certificate", rec.CA)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}, nil
 }

@@ -55,7 +55,12 @@ func runInvoke(ctx context.Context, stdout, stderr io.Writer, endpoint, name str
 	if err != nil {
 		return err
 	}
+	hc, err := rec.httpClient()
+	if err != nil {
+		return err
+	}
 	client := lambda.New(lambda.Options{
+		HTTPClient:   hc,
 		Region:       rec.Region,
 		BaseEndpoint: aws.String(rec.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(rec.Credentials.AccessKeyID, rec.Credentials.SecretAccessKey, ""),

@@ -24,6 +24,7 @@ type upFlags struct {
 	endpoint   string
 	http       string
 	nats       string
+	tls        bool
 	stackName  string
 	parameters []string
 	sync       string
@@ -37,8 +38,9 @@ func newUpCommand() *cobra.Command {
 		Long: `Build and run a SAM template's application in the foreground.
 
 TEMPLATE defaults to template.yaml in the current directory. The AWS endpoint
-(Lambda Invoke API) listens on --endpoint; data (JetStream, build cache) lives in
---data, by default .aloft/ beside the template. Credentials are generated on
+(Lambda Invoke API, S3 API) listens on --endpoint, over HTTPS with --tls; data
+(JetStream, objects, build cache) lives in --data, by default .aloft/ beside the
+template. Credentials are generated on
 first start and printed; ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY replace them.
 "aloft: ready" is printed once everything serves; SIGINT or SIGTERM shuts down.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,6 +55,7 @@ first start and printed; ALOFT_ACCESS_KEY and ALOFT_SECRET_KEY replace them.
 	cmd.Flags().StringVar(&f.data, "data", "", "data directory (default .aloft/ beside the template)")
 	cmd.Flags().StringVar(&f.endpoint, "endpoint", "127.0.0.1:4566", "AWS endpoint listen address (host:port; port 0 picks a free port)")
 	cmd.Flags().StringVar(&f.http, "http", "127.0.0.1:3000", "HTTP APIs and function URLs listen address (host:port; port 0 picks a free port)")
+	cmd.Flags().BoolVar(&f.tls, "tls", false, "serve the AWS endpoint over HTTPS, with a certificate from a CA kept in the data directory (its path is printed)")
 	cmd.Flags().StringVar(&f.nats, "nats", "", "use this NATS JetStream server or cluster instead of the embedded one")
 	cmd.Flags().StringVar(&f.sync, "sync", "default", `JetStream durability: "default" (accepted data survives a crash of aloft) or "always" (fsync every write: it also survives an OS crash, at a cost)`)
 	cmd.Flags().StringVar(&f.stackName, "stack-name", "", "stack name (AWS::StackName; default: the template directory's name)")
@@ -92,6 +95,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 	default:
 		return fmt.Errorf("--sync must be default or always, not %q", f.sync)
 	}
+	cfg.TLS = f.tls
 	cfg.Region, cfg.AccountID = stack.Region, stack.AccountID
 	cfg.Logs = out
 	cfg.Toolchains = toolchainConfig(dataDir)
@@ -119,7 +123,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 		return errors.Join(err, shutdown())
 	}
 	creds := srv.Credentials()
-	if err := saveEndpoint(srv.EndpointURL(), creds, srv.Region()); err != nil {
+	if err := saveEndpoint(srv.EndpointURL(), creds, srv.Region(), srv.CAPath()); err != nil {
 		fmt.Fprintf(out, "aloft: warning: could not record the endpoint for `aloft invoke`: %v\n", err)
 	}
 	printSummary(out, srv, stack, dep)
@@ -135,6 +139,9 @@ func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep 
 	fmt.Fprintf(out, "aloft: stack %s, AWS endpoint %s (region %s)\n", stack.Name, srv.EndpointURL(), srv.Region())
 	fmt.Fprintf(out, "aloft: credentials: export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
 		creds.AccessKeyID, creds.SecretAccessKey, srv.Region())
+	if ca := srv.CAPath(); ca != "" {
+		fmt.Fprintf(out, "aloft: TLS CA certificate: %s (export AWS_CA_BUNDLE=%s)\n", ca, ca)
+	}
 	for _, fn := range dep.Functions {
 		state := "ready"
 		if fn.Err != nil {

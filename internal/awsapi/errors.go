@@ -16,7 +16,18 @@ type Error struct {
 	Message string
 	// Limit is the size limit, in bytes, that a RequestTooLarge error refers to.
 	Limit int64
+	// Reason refines Code for services whose catalogues are finer than the
+	// JSON services' (S3 answers an expired presigned URL with AccessDenied and
+	// clock skew with RequestTimeTooSkewed, where Lambda says
+	// InvalidSignatureException to both); "" for none.
+	Reason string
 }
+
+// Reasons an Error may carry.
+const (
+	ReasonExpired   = "expired"    // a presigned URL past its expiry
+	ReasonClockSkew = "clock-skew" // a signing time too far from aloft's clock
+)
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
 

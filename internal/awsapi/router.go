@@ -180,10 +180,10 @@ func Verify(r *http.Request, creds CredentialStore, body []byte) (*Signature, *E
 func checkTime(sig *Signature, now time.Time) *Error {
 	if sig.Presigned {
 		if now.After(sig.Time.Add(sig.Expires)) {
-			return &Error{Status: http.StatusForbidden, Code: CodeInvalidSignature, Message: "Signature expired: the presigned URL has expired"}
+			return &Error{Status: http.StatusForbidden, Code: CodeInvalidSignature, Reason: ReasonExpired, Message: "Signature expired: the presigned URL has expired"}
 		}
 	} else if d := now.Sub(sig.Time); d > maxClockSkew || d < -maxClockSkew {
-		return &Error{Status: http.StatusForbidden, Code: CodeInvalidSignature, Message: fmt.Sprintf(
+		return &Error{Status: http.StatusForbidden, Code: CodeInvalidSignature, Reason: ReasonClockSkew, Message: fmt.Sprintf(
 			"Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			sig.Time.UTC().Format(amzDateFormat), now.Add(-maxClockSkew).UTC().Format(amzDateFormat), now.UTC().Format(amzDateFormat))}
 	}
@@ -197,6 +197,9 @@ func checkSignature(r *http.Request, sig *Signature, secret, payloadHash string)
 	if !hmac.Equal([]byte(want), []byte(sig.Signature)) {
 		return &Error{Status: http.StatusForbidden, Code: CodeInvalidSignature, Message: "The request signature we calculated does not match the signature you provided. " +
 			"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+	}
+	if strings.HasPrefix(payloadHash, "STREAMING-") {
+		return decodeStreaming(r, payloadHash, sig, secret)
 	}
 	return nil
 }

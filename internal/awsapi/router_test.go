@@ -28,6 +28,10 @@ func (echoService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Access-Key", AccessKeyFrom(r.Context()))
+	for k, v := range r.Trailer {
+		w.Header()["X-Trailer-"+k] = v
+	}
+	w.Header().Set("X-Content-Encoding", r.Header.Get("Content-Encoding"))
 	w.Write(body)
 }
 

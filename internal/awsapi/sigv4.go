@@ -148,11 +148,15 @@ func expectedSignature(r *http.Request, sig *Signature, secret, payloadHash stri
 	creq := canonicalRequest(r, sig, payloadHash)
 	sum := sha256.Sum256([]byte(creq))
 	sts := sigV4Algorithm + "\n" + sig.Time.UTC().Format(amzDateFormat) + "\n" + sig.Scope() + "\n" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(hmacSHA256(signingKey(secret, sig), sts))
+}
+
+// signingKey derives the SigV4 key for sig's scope.
+func signingKey(secret string, sig *Signature) []byte {
 	key := hmacSHA256([]byte("AWS4"+secret), sig.Date)
 	key = hmacSHA256(key, sig.Region)
 	key = hmacSHA256(key, sig.Service)
-	key = hmacSHA256(key, "aws4_request")
-	return hex.EncodeToString(hmacSHA256(key, sts))
+	return hmacSHA256(key, "aws4_request")
 }
 
 func hmacSHA256(key []byte, data string) []byte {

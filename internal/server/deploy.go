@@ -55,7 +55,11 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	if err != nil {
 		return nil, err
 	}
-	dep := &Deployment{Warnings: layerWarnings}
+	bucketWarnings, err := s.deployBuckets(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	dep := &Deployment{Warnings: append(layerWarnings, bucketWarnings...)}
 	set := make(map[string]*lambdaapi.Function, len(fns))
 	var pools []closer
 	fail := func(err error) (*Deployment, error) {
@@ -152,9 +156,10 @@ func (s *Server) deployFunction(ctx context.Context, stack *template.Stack, fn t
 // functionEnv is what aloft adds to a function's environment: the template's
 // variables, then credentials and the endpoint so that AWS SDKs in the function
 // reach this node. The host's AWS_CA_BUNDLE and friends are deliberately not
-// passed: the endpoint is plain HTTP on loopback, and a host path would not
-// exist inside a sandbox. The build's variables (NODE_PATH, PYTHONPATH) come
-// first, so the template can override them as on Lambda.
+// passed (a host path would not exist inside a sandbox); with Config.TLS,
+// AWS_CA_BUNDLE names aloft's own CA, which a sandbox must then make visible
+// at that path. The build's variables (NODE_PATH, PYTHONPATH) come first, so
+// the template can override them as on Lambda.
 func (s *Server) functionEnv(fn template.Function, buildEnv map[string]string) map[string]string {
 	env := make(map[string]string, len(fn.Environment)+len(buildEnv)+6)
 	for k, v := range buildEnv {
@@ -170,6 +175,9 @@ func (s *Server) functionEnv(fn template.Function, buildEnv map[string]string) m
 	env["AWS_SECRET_ACCESS_KEY"] = s.creds.SecretAccessKey
 	env["AWS_REGION"] = s.cfg.Region
 	env["AWS_DEFAULT_REGION"] = s.cfg.Region
+	if ca := s.CAPath(); ca != "" {
+		env["AWS_CA_BUNDLE"] = ca // aloft's own CA, not the host's
+	}
 	return env
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/backbone"
 	"github.com/aloft-dev/aloft/internal/build"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
+	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/toolchain"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	// HTTP is the listen address for HTTP APIs and function URLs (host:port;
 	// port 0 picks one); "" serves none. `aloft up` sets it from --http.
 	HTTP string
+	// TLS serves the AWS endpoint over HTTPS with a certificate from aloft's
+	// own CA (see CAPath); false means plain HTTP.
+	TLS bool
 	// Logs receives build progress and every function's log lines, each prefixed
 	// with the function's name; nil discards them.
 	Logs io.Writer
@@ -95,6 +99,7 @@ type Server struct {
 	functions *registry
 	gateway   *httpGateway // nil unless Config.HTTP is set
 	ev        *eventing    // asynchronous invocations and queues (events.go)
+	objects   objstore.Backend
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
@@ -173,12 +178,21 @@ func (s *Server) Start(ctx context.Context) error {
 		return s.abort(ctx, err)
 	}
 	lambda := lambdaapi.New(lambdaapi.Config{Region: s.cfg.Region, AccountID: s.cfg.AccountID, Functions: s.functions, Async: s.asyncInvoker()})
+	routes := []awsapi.Route{
+		{SigningName: "lambda", Service: lambda, Match: lambdaapi.IsLambdaRequest},
+	}
+	// S3 comes after the event services: its matcher for unsigned requests is
+	// the broadest.
+	routes = append(routes, s.eventRoutes()...)
+	s3, err := s.storageRoute()
+	if err != nil {
+		return s.abort(ctx, err)
+	}
+	routes = append(routes, s3)
 	router, err := awsapi.NewRouter(awsapi.Config{
 		Credentials:     s.creds,
 		MaxBufferedBody: lambdaapi.MaxPayloadBytes,
-		Routes: append([]awsapi.Route{
-			{SigningName: "lambda", Service: lambda, Match: lambdaapi.IsLambdaRequest},
-		}, s.eventRoutes()...),
+		Routes:          routes,
 	})
 	if err != nil {
 		return s.abort(ctx, err)
@@ -189,6 +203,9 @@ func (s *Server) Start(ctx context.Context) error {
 	l, err := net.Listen("tcp", s.cfg.Endpoint)
 	if err != nil {
 		return s.abort(ctx, fmt.Errorf("server: AWS endpoint: %w", err))
+	}
+	if l, err = s.serveTLS(l); err != nil {
+		return s.abort(ctx, err)
 	}
 	s.listener = l
 	s.http = &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
@@ -243,15 +260,20 @@ func (s *Server) Credentials() awsapi.Credentials { return s.creds }
 func (s *Server) Region() string { return s.cfg.Region }
 
 // EndpointURL is the AWS endpoint's URL with an IP literal host
-// (http://127.0.0.1:4566), the form functions and clients are given, since the
-// AWS SDKs use path-style S3 addressing only for IP hosts.
+// (http://127.0.0.1:4566, https:// with Config.TLS), the form functions and
+// clients are given, since the AWS SDKs use path-style S3 addressing only for
+// IP hosts.
 func (s *Server) EndpointURL() string {
 	addr := s.listener.Addr().(*net.TCPAddr)
 	ip := addr.IP
 	if ip.IsUnspecified() {
 		ip = net.IPv4(127, 0, 0, 1)
 	}
-	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
+	scheme := "http://"
+	if s.cfg.TLS {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
 }
 
 // Shutdown stops serving, stops every function instance and closes the

@@ -22,6 +22,7 @@ var runTypes = map[string]bool{
 	"AWS::SQS::Queue":             true,
 	"AWS::SNS::Topic":             true,
 	"AWS::SNS::Subscription":      true,
+	"AWS::S3::Bucket":             true,
 }
 
 // identity is what Ref and Fn::GetAtt return for one resource.
