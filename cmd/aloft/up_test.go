@@ -40,3 +40,20 @@ func TestParameterOverrides(t *testing.T) {
 		t.Fatal("ParameterKey without ParameterValue accepted")
 	}
 }
+
+func TestCredentialsFromEnv(t *testing.T) {
+	t.Setenv("ALOFT_ACCESS_KEY", "")
+	t.Setenv("ALOFT_SECRET_KEY", "")
+	if c, err := credentialsFromEnv(); c != nil || err != nil {
+		t.Fatalf("neither set: %v %v", c, err)
+	}
+	t.Setenv("ALOFT_ACCESS_KEY", "AKIAX")
+	if _, err := credentialsFromEnv(); err == nil {
+		t.Fatal("only ALOFT_ACCESS_KEY set: accepted")
+	}
+	t.Setenv("ALOFT_SECRET_KEY", "s")
+	c, err := credentialsFromEnv()
+	if err != nil || c.AccessKeyID != "AKIAX" || c.SecretAccessKey != "s" {
+		t.Fatalf("both set: %v %v", c, err)
+	}
+}

@@ -130,3 +130,48 @@ func TestUnsupported(t *testing.T) {
 		}
 	}
 }
+
+// A Go function is built as `sam build` builds it: with the lambda.norpc tag
+// and cgo off.
+func TestGoBuildFlags(t *testing.T) {
+	src := t.TempDir()
+	files := map[string]string{
+		"go.mod":   "module example.com/flags\n\ngo 1.22\n",
+		"main.go":  "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Print(tag, \" \", cgo) }\n",
+		"norpc.go": "//go:build lambda.norpc\n\npackage main\n\nconst tag = \"norpc\"\n",
+		"rpc.go":   "//go:build !lambda.norpc\n\npackage main\n\nconst tag = \"rpc\"\n",
+		"cgo.go":   "//go:build cgo\n\npackage main\n\nconst cgo = \"cgo-on\"\n",
+		"nocgo.go": "//go:build !cgo\n\npackage main\n\nconst cgo = \"cgo-off\"\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := New(Config{CacheDir: t.TempDir()})
+	// BuildMethod go1.x builds Go source whatever the runtime says, as sam build does.
+	a, err := b.Build(context.Background(), Spec{Name: "Flags", Runtime: "provided.al2023", BuildMethod: "go1.x", CodePath: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, a); got != "norpc cgo-off" {
+		t.Fatalf("built with %q, want norpc cgo-off", got)
+	}
+}
+
+// A go1.x function whose directory holds a prebuilt binary named by Handler runs
+// that binary, as the go1.x runtime did.
+func TestGo1xPrebuiltHandlerBinary(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello"), []byte("#!/bin/sh\necho go1x\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(Config{CacheDir: t.TempDir()})
+	a, err := b.Build(context.Background(), Spec{Name: "Old", Runtime: "go1.x", Handler: "hello", CodePath: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Command[0] != filepath.Join(dir, "hello") || strings.TrimSpace(run(t, a)) != "go1x" {
+		t.Fatalf("command %v", a.Command)
+	}
+}

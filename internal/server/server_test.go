@@ -455,3 +455,78 @@ func TestCredentialsSurviveRestart(t *testing.T) {
 		t.Fatalf("credentials changed across a restart: %v then %v", first, second)
 	}
 }
+
+func TestFunctionConfigurationAndUnimplementedOperations(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	c, err := n.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("custom-name")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(c.FunctionName) != "custom-name" || aws.ToString(c.Handler) != "bootstrap" || c.PackageType != types.PackageTypeZip {
+		t.Fatalf("configuration %+v", c)
+	}
+	if _, err := n.client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("Nope")}); !errors.As(err, new(*types.ResourceNotFoundException)) {
+		t.Fatalf("unknown function: %v", err)
+	}
+	// An operation aloft does not build says so, naming it, rather than succeeding.
+	_, err = n.client.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("Echo")})
+	if apiErrorCode(err) != "NotImplemented" || !strings.Contains(err.Error(), "policy") {
+		t.Fatalf("GetPolicy: %v", err)
+	}
+	_, err = n.client.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("x"), Role: aws.String("r"), Code: &types.FunctionCode{ZipFile: []byte("x")}})
+	if apiErrorCode(err) != "NotImplemented" || !strings.Contains(err.Error(), "CreateFunction") {
+		t.Fatalf("CreateFunction: %v", err)
+	}
+}
+
+// The deployed stack's model lives on the backbone, where a restarted or a second
+// node finds it.
+func TestStackIsStoredOnTheBackbone(t *testing.T) {
+	n := startNode(t)
+	entry, err := n.srv.state.Get(context.Background(), "stacks.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored template.Stack
+	if err := json.Unmarshal(entry.Value(), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Name != "test" || stored.Resources["Echo"] == nil || stored.Resources["Echo"].Type != "AWS::Lambda::Function" {
+		t.Fatalf("stored stack: %+v", stored)
+	}
+}
+
+// Configured credentials (ALOFT_ACCESS_KEY/ALOFT_SECRET_KEY in `aloft up`) replace
+// the generated pair: requests signed with them pass, the stored pair is refused.
+func TestConfiguredCredentialsReplaceGenerated(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	startWith := func(creds *awsapi.Credentials) *Server {
+		cfg := DefaultConfig(dir)
+		cfg.Endpoint = "127.0.0.1:0"
+		cfg.Credentials = creds
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	first := startWith(nil)
+	generated := first.Credentials()
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mine := awsapi.Credentials{AccessKeyID: "AKIAMINEMINEMINEMINE", SecretAccessKey: "my-own-secret"}
+	srv := startWith(&mine)
+	defer srv.Shutdown(ctx)
+	if _, err := newClient(srv, mine).ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
+		t.Fatalf("configured credentials refused: %v", err)
+	}
+	if _, err := newClient(srv, generated).ListFunctions(ctx, &lambda.ListFunctionsInput{}); apiErrorCode(err) != "UnrecognizedClientException" {
+		t.Fatalf("generated credentials while configured ones are set: %v", err)
+	}
+}
