@@ -5,17 +5,17 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aloft-dev/aloft/internal/toolchain"
+	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
 
 func TestTypeScriptWithEsbuild(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "nodejs20.x")
+	node := nodeRuntime(t, b)
 	code := writeFiles(t, map[string]string{
 		"src/app.ts": `import { greet } from "./greet";
 import type { Context } from "./types";
@@ -29,7 +29,7 @@ export const handler = async (event: { name?: string }, context: Context): Promi
 	for _, format := range []string{"esm", "cjs"} {
 		t.Run(format, func(t *testing.T) {
 			spec := Spec{
-				Name: "ts-" + format, Runtime: "nodejs20.x", Handler: "app.handler", CodePath: code, BuildMethod: "esbuild",
+				Name: "ts-" + format, Runtime: node.Runtime, Handler: "app.handler", CodePath: code, BuildMethod: "esbuild",
 				BuildProperties: map[string]any{
 					"EntryPoints": []any{"src/app.ts"}, "Format": format, "Target": "es2020",
 					"Minify": true, "Sourcemap": true, "External": []any{"@aws-sdk/*"}, "Loader": []any{".png=file"},
@@ -53,7 +53,7 @@ export const handler = async (event: { name?: string }, context: Context): Promi
 			}
 		})
 	}
-	_, err := b.Build(context.Background(), Spec{Name: "bad", Runtime: "nodejs20.x", Handler: "app.handler", CodePath: writeFiles(t, map[string]string{"app.ts": "export const = ;"}), BuildMethod: "esbuild",
+	_, err := b.Build(context.Background(), Spec{Name: "bad", Runtime: node.Runtime, Handler: "app.handler", CodePath: writeFiles(t, map[string]string{"app.ts": "export const = ;"}), BuildMethod: "esbuild",
 		BuildProperties: map[string]any{"EntryPoints": []any{"app.ts"}}})
 	if err == nil || !strings.Contains(err.Error(), "esbuild") || !strings.Contains(err.Error(), "app.ts:1") {
 		t.Errorf("syntax error: %v", err)
@@ -64,10 +64,8 @@ export const handler = async (event: { name?: string }, context: Context): Promi
 // needed) and checks that an unchanged lockfile is not installed again.
 func TestNpmDependencies(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "nodejs20.x")
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm not installed")
-	}
+	node := nodeRuntime(t, b)
+	toolchaintest.NPM(t)
 	dep := writeFiles(t, map[string]string{
 		"package.json": `{"name": "shout", "version": "1.0.0", "main": "index.js"}`,
 		"index.js":     "module.exports = (s) => s.toUpperCase() + '!';\n",
@@ -76,7 +74,7 @@ func TestNpmDependencies(t *testing.T) {
 		"package.json": `{"name": "fn", "version": "1.0.0", "type": "module", "dependencies": {"shout": "file:` + dep + `"}}`,
 		"index.js":     "import shout from 'shout';\nexport const handler = async (e) => shout(e.word);\n",
 	})
-	spec := Spec{Name: "npm", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code}
+	spec := Spec{Name: "npm", Runtime: node.Runtime, Handler: "index.handler", CodePath: code}
 	f := startFunction(t, b, spec)
 	if got := string(f.invoke(`{"word":"hey"}`).Payload); got != `"HEY!"` {
 		t.Fatalf("payload %s\n%s", got, f.logs.String())
@@ -92,13 +90,13 @@ func TestNpmDependencies(t *testing.T) {
 
 func TestPythonRequirements(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "python3.11")
+	py := pythonRuntime(t, b)
 	t.Run("EmptyNeedsNoPip", func(t *testing.T) {
 		code := writeFiles(t, map[string]string{
 			"requirements.txt": "# nothing needed\n\n",
 			"app.py":           "def handler(e, c):\n    return 'ok'\n",
 		})
-		f := startFunction(t, b, Spec{Name: "empty-reqs", Runtime: "python3.11", Handler: "app.handler", CodePath: code})
+		f := startFunction(t, b, Spec{Name: "empty-reqs", Runtime: py.Runtime, Handler: "app.handler", CodePath: code})
 		if got := string(f.invoke(`{}`).Payload); got != `"ok"` {
 			t.Fatalf("payload %s", got)
 		}
@@ -115,7 +113,7 @@ func TestPythonRequirements(t *testing.T) {
 			"tiny-1.0.dist-info/WHEEL":    "Wheel-Version: 1.0\nGenerator: aloft-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
 			"tiny-1.0.dist-info/RECORD":   "",
 		})
-		spec := Spec{Name: "local-reqs", Runtime: "python3.11", Handler: "app.handler", CodePath: code}
+		spec := Spec{Name: "local-reqs", Runtime: py.Runtime, Handler: "app.handler", CodePath: code}
 		art, err := b.Build(context.Background(), spec)
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +131,7 @@ func TestPythonRequirements(t *testing.T) {
 			"requirements.txt": "--no-index\naloft-no-such-package==1.0\n",
 			"app.py":           "def handler(e, c):\n    return 'ok'\n",
 		})
-		_, err := b.Build(context.Background(), Spec{Name: "bad-reqs", Runtime: "python3.11", Handler: "app.handler", CodePath: code})
+		_, err := b.Build(context.Background(), Spec{Name: "bad-reqs", Runtime: py.Runtime, Handler: "app.handler", CodePath: code})
 		if err == nil || !strings.Contains(err.Error(), "build bad-reqs: pip install -r") || !strings.Contains(err.Error(), "aloft-no-such-package") {
 			t.Fatalf("got %v", err)
 		}
@@ -150,13 +148,15 @@ func TestPythonRequirements(t *testing.T) {
 // and a Python module, and gives it to a function of each language.
 func TestLayerSharedByNodeAndPython(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "nodejs20.x")
-	requireInterpreter(t, b, "python3.11")
+	nodeRT, pyRT := nodeRuntime(t, b), pythonRuntime(t, b)
+	// Lambda also looks in the version-named directories of its runtime:
+	// nodejs/nodeNN/node_modules and python/lib/python3.X/site-packages.
+	nodeDir := "node" + nodeRT.LambdaVersion()
 	content := writeFiles(t, map[string]string{
-		"nodejs/node_modules/shared/index.js":            "exports.answer = () => 'node layer';\n",
-		"nodejs/node20/node_modules/versioned/index.js":  "module.exports = 'node20 dir';\n",
-		"python/shared.py":                               "def answer():\n    return 'python layer'\n",
-		"python/lib/python3.11/site-packages/sitepkg.py": "VALUE = 'site-packages'\n",
+		"nodejs/node_modules/shared/index.js":                    "exports.answer = () => 'node layer';\n",
+		"nodejs/" + nodeDir + "/node_modules/versioned/index.js": "module.exports = '" + nodeDir + " dir';\n",
+		"python/shared.py": "def answer():\n    return 'python layer'\n",
+		"python/lib/python" + pyRT.LambdaVersion() + "/site-packages/sitepkg.py": "VALUE = 'site-packages'\n",
 	})
 	layer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "Shared", ContentPath: content})
 	if err != nil {
@@ -167,15 +167,15 @@ func TestLayerSharedByNodeAndPython(t *testing.T) {
 		"esm.mjs":  "import shared from 'shared';\nimport versioned from 'versioned';\nexport const handler = async () => [shared.answer(), versioned];\n",
 		"app.py":   "import shared, sitepkg\n\ndef handler(e, c):\n    return [shared.answer(), sitepkg.VALUE]\n",
 	})
-	node := startFunction(t, b, Spec{Name: "node-layer", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code, Layers: []*Layer{layer}})
-	if got := string(node.invoke(`{}`).Payload); got != `["node layer","node20 dir"]` {
+	node := startFunction(t, b, Spec{Name: "node-layer", Runtime: nodeRT.Runtime, Handler: "index.handler", CodePath: code, Layers: []*Layer{layer}})
+	if got := string(node.invoke(`{}`).Payload); got != `["node layer","`+nodeDir+` dir"]` {
 		t.Fatalf("node: %s\n%s", got, node.logs.String())
 	}
-	esm := startFunction(t, b, Spec{Name: "esm-layer", Runtime: "nodejs20.x", Handler: "esm.handler", CodePath: code, Layers: []*Layer{layer}})
-	if got := string(esm.invoke(`{}`).Payload); got != `["node layer","node20 dir"]` {
+	esm := startFunction(t, b, Spec{Name: "esm-layer", Runtime: nodeRT.Runtime, Handler: "esm.handler", CodePath: code, Layers: []*Layer{layer}})
+	if got := string(esm.invoke(`{}`).Payload); got != `["node layer","`+nodeDir+` dir"]` {
 		t.Fatalf("node ES module: %s\n%s", got, esm.logs.String())
 	}
-	py := startFunction(t, b, Spec{Name: "py-layer", Runtime: "python3.11", Handler: "app.handler", CodePath: code, Layers: []*Layer{layer}})
+	py := startFunction(t, b, Spec{Name: "py-layer", Runtime: pyRT.Runtime, Handler: "app.handler", CodePath: code, Layers: []*Layer{layer}})
 	if got := string(py.invoke(`{}`).Payload); got != `["python layer", "site-packages"]` {
 		t.Fatalf("python: %s\n%s", got, py.logs.String())
 	}
@@ -189,11 +189,8 @@ func TestLayerSharedByNodeAndPython(t *testing.T) {
 // nodejs/ with their dependencies installed.
 func TestLayerBuildMethods(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "nodejs20.x")
-	requireInterpreter(t, b, "python3.11")
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm not installed")
-	}
+	nodeRT, pyRT := nodeRuntime(t, b), pythonRuntime(t, b)
+	toolchaintest.NPM(t)
 	pySrc := writeFiles(t, map[string]string{
 		"requirements.txt": "# nothing\n",
 		"helpers.py":       "def shout(s):\n    return s.upper()\n",
@@ -205,11 +202,11 @@ func TestLayerBuildMethods(t *testing.T) {
 	nodeSrc := writeFiles(t, map[string]string{
 		"package.json": `{"name": "layer", "version": "1.0.0", "dependencies": {"exclaim": "file:` + dep + `"}}`,
 	})
-	pyLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "PyLayer", ContentPath: pySrc, BuildMethod: "python3.11"})
+	pyLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "PyLayer", ContentPath: pySrc, BuildMethod: pyRT.Runtime})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "NodeLayer", ContentPath: nodeSrc, BuildMethod: "nodejs20.x"})
+	nodeLayer, err := b.BuildLayer(context.Background(), LayerSpec{Name: "NodeLayer", ContentPath: nodeSrc, BuildMethod: nodeRT.Runtime})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,25 +215,23 @@ func TestLayerBuildMethods(t *testing.T) {
 		"app.py":   "import helpers\n\ndef handler(e, c):\n    return helpers.shout(e['s'])\n",
 	})
 	layers := []*Layer{pyLayer, nodeLayer}
-	node := startFunction(t, b, Spec{Name: "node-built-layer", Runtime: "nodejs20.x", Handler: "index.handler", CodePath: code, Layers: layers})
+	node := startFunction(t, b, Spec{Name: "node-built-layer", Runtime: nodeRT.Runtime, Handler: "index.handler", CodePath: code, Layers: layers})
 	if got := string(node.invoke(`{"s":"hi"}`).Payload); got != `"hi!"` {
 		t.Fatalf("node: %s\n%s", got, node.logs.String())
 	}
-	py := startFunction(t, b, Spec{Name: "py-built-layer", Runtime: "python3.11", Handler: "app.handler", CodePath: code, Layers: layers})
+	py := startFunction(t, b, Spec{Name: "py-built-layer", Runtime: pyRT.Runtime, Handler: "app.handler", CodePath: code, Layers: layers})
 	if got := string(py.invoke(`{"s":"hi"}`).Payload); got != `"HI"` {
 		t.Fatalf("python: %s\n%s", got, py.logs.String())
 	}
 }
 
-// TestVersionMismatch runs a nodejs18.x function where only another Node.js
-// exists and downloads are off: it runs, with a warning naming both versions.
+// TestVersionMismatch runs a function declaring a Node.js version the search
+// path lacks (nodejs18.x, or nodejs20.x where the host Node.js is 18) with
+// downloads off: it runs on the host's Node.js, with a warning naming both.
 func TestVersionMismatch(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("no node")
-	}
+	node := nodeRuntime(t, newBuilder(t))
 	bin := t.TempDir()
-	if err := os.Symlink(node, filepath.Join(bin, "node")); err != nil {
+	if err := os.Symlink(node.Path, filepath.Join(bin, "node")); err != nil {
 		t.Fatal(err)
 	}
 	b, err := New(Config{CacheDir: t.TempDir(), Toolchains: toolchain.New(toolchain.Config{SearchPath: bin})})
@@ -244,16 +239,20 @@ func TestVersionMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, _ := b.cfg.Toolchains.Interpreters()
-	if len(host) != 1 || host[0].LambdaVersion() == "18" {
-		t.Skipf("host node is %v", host)
+	if len(host) != 1 || host[0].Version != node.Version {
+		t.Fatalf("search path %s holds %v, want only %v", bin, host, node.Interpreter)
+	}
+	wanted := "18"
+	if node.LambdaVersion() == wanted {
+		wanted = "20"
 	}
 	code := writeFiles(t, map[string]string{"index.js": "exports.handler = async () => process.version;\n"})
-	f := startFunction(t, b, Spec{Name: "Old", Runtime: "nodejs18.x", Handler: "index.handler", CodePath: code})
+	f := startFunction(t, b, Spec{Name: "Old", Runtime: "nodejs" + wanted + ".x", Handler: "index.handler", CodePath: code})
 	if len(f.art.Warnings) != 1 {
 		t.Fatalf("warnings %q", f.art.Warnings)
 	}
 	w := f.art.Warnings[0]
-	if !strings.Contains(w, "function Old: runtime nodejs18.x wants Node.js 18") || !strings.Contains(w, "running on Node.js "+host[0].Version) {
+	if !strings.Contains(w, "function Old: runtime nodejs"+wanted+".x wants Node.js "+wanted) || !strings.Contains(w, "running on Node.js "+host[0].Version) {
 		t.Errorf("warning %q", w)
 	}
 	if got := string(f.invoke(`{}`).Payload); got != `"v`+host[0].Version+`"` {
@@ -291,14 +290,13 @@ func writeWheel(t *testing.T, path string, files map[string]string) {
 
 func TestInlineCode(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "nodejs20.x")
-	requireInterpreter(t, b, "python3.11")
-	node := startFunction(t, b, Spec{Name: "inline-node", Runtime: "nodejs20.x", Handler: "index.handler",
+	nodeRT, pyRT := nodeRuntime(t, b), pythonRuntime(t, b)
+	node := startFunction(t, b, Spec{Name: "inline-node", Runtime: nodeRT.Runtime, Handler: "index.handler",
 		InlineCode: "exports.handler = async (e) => 'inline ' + e.x;\n"})
 	if got := string(node.invoke(`{"x":"node"}`).Payload); got != `"inline node"` {
 		t.Errorf("node: %s", got)
 	}
-	py := startFunction(t, b, Spec{Name: "inline-py", Runtime: "python3.11", Handler: "index.handler",
+	py := startFunction(t, b, Spec{Name: "inline-py", Runtime: pyRT.Runtime, Handler: "index.handler",
 		InlineCode: "def handler(e, c):\n    return 'inline ' + e['x']\n"})
 	if got := string(py.invoke(`{"x":"python"}`).Payload); got != `"inline python"` {
 		t.Errorf("python: %s", got)
