@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,33 +14,67 @@ import (
 	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
 
+// TestTypeScriptWithEsbuild bundles a TypeScript handler in both formats and
+// checks each BuildProperty's effect on the bundle: Minify renames and strips
+// whitespace, Target lowers syntax newer than it, External leaves the module
+// for the runtime to load. Builds without those properties show the same
+// bundle would otherwise differ.
 func TestTypeScriptWithEsbuild(t *testing.T) {
 	b := newBuilder(t)
 	node := nodeRuntime(t, b)
 	code := writeFiles(t, map[string]string{
 		"src/app.ts": `import { greet } from "./greet";
 import type { Context } from "./types";
-export const handler = async (event: { name?: string }, context: Context): Promise<{ message: string; id: string }> => {
-  return { message: greet(event.name ?? "world"), id: context.awsRequestId };
+export const handler = async (event: { name?: string; sdk?: boolean }, context: Context): Promise<{ message: string; id: string }> => {
+  let name = event.name;
+  name ??= "world"; // ES2021 logical assignment: Target es2020 lowers it
+  if (event.sdk) {
+    await import("@aws-sdk/client-s3"); // External: left for the runtime to load
+  }
+  return { message: greet(name), id: context.awsRequestId };
 };
 `,
-		"src/greet.ts": "export function greet(name: string): string { return `Hello, ${name}!`; }\n",
+		"src/greet.ts": "export function greet(personName: string): string {\n  const salutationWord = \"Hello\";\n  return `${salutationWord}, ${personName}!`;\n}\n",
 		"src/types.ts": "export interface Context { awsRequestId: string }\n",
 	})
+	props := func(format string, extra map[string]any) map[string]any {
+		p := map[string]any{"EntryPoints": []any{"src/app.ts"}, "Format": format}
+		for k, v := range extra {
+			p[k] = v
+		}
+		return p
+	}
+	// What Minify must remove: the sources' own local names, and indentation.
+	original := []string{"personName", "salutationWord", "\n  "}
+	externalLoad := regexp.MustCompile(`(import|require)\(\s*"@aws-sdk/client-s3"\s*\)`)
 	for _, format := range []string{"esm", "cjs"} {
 		t.Run(format, func(t *testing.T) {
 			spec := Spec{
 				Name: "ts-" + format, Runtime: node.Runtime, Handler: "app.handler", CodePath: code, BuildMethod: "esbuild",
-				BuildProperties: map[string]any{
-					"EntryPoints": []any{"src/app.ts"}, "Format": format, "Target": "es2020",
-					"Minify": true, "Sourcemap": true, "External": []any{"@aws-sdk/*"}, "Loader": []any{".png=file"},
-				},
+				BuildProperties: props(format, map[string]any{
+					"Target": "es2020", "Minify": true, "Sourcemap": true, "External": []any{"@aws-sdk/*"}, "Loader": []any{".png=file"},
+				}),
 			}
 			f := startFunction(t, b, spec)
 			resp := f.invoke(`{"name":"ts"}`)
 			m := decode(t, resp)
 			if m["message"] != "Hello, ts!" || m["id"] != resp.RequestID {
 				t.Fatalf("payload %s\n%s", resp.Payload, f.logs.String())
+			}
+			if m := decode(t, f.invoke(`{}`)); m["message"] != "Hello, world!" {
+				t.Fatalf("lowered ??= : payload %v", m)
+			}
+			bundle := readBundle(t, f.art.TaskRoot)
+			for _, s := range original {
+				if strings.Contains(bundle, s) {
+					t.Errorf("Minify: the bundle still holds %q:\n%s", s, bundle)
+				}
+			}
+			if strings.Contains(bundle, "??=") {
+				t.Errorf("Target es2020: the bundle keeps ES2021's ??=:\n%s", bundle)
+			}
+			if !externalLoad.MatchString(bundle) {
+				t.Errorf("External: the bundle does not load @aws-sdk/client-s3 at run time:\n%s", bundle)
 			}
 			if !exists(filepath.Join(f.art.TaskRoot, "app.js.map")) || f.art.Env["NODE_OPTIONS"] != "--enable-source-maps" {
 				t.Errorf("sourcemap: task root %s, env %v", f.art.TaskRoot, f.art.Env)
@@ -53,11 +88,45 @@ export const handler = async (event: { name?: string }, context: Context): Promi
 			}
 		})
 	}
+	t.Run("Unminified", func(t *testing.T) {
+		// Neither Minify nor a Target older than the syntax: names,
+		// indentation and ??= stay.
+		art, err := b.Build(context.Background(), Spec{Name: "ts-plain", Runtime: node.Runtime, Handler: "app.handler", CodePath: code, BuildMethod: "esbuild",
+			BuildProperties: props("esm", map[string]any{"Target": "es2022", "External": []any{"@aws-sdk/*"}})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle := readBundle(t, art.TaskRoot)
+		for _, s := range append(original, "??=") {
+			if !strings.Contains(bundle, s) {
+				t.Errorf("the unminified es2022 bundle lacks %q:\n%s", s, bundle)
+			}
+		}
+	})
+	t.Run("NotExternal", func(t *testing.T) {
+		// Without External, esbuild must resolve the module itself, and
+		// cannot: there is none in the code directory.
+		_, err := b.Build(context.Background(), Spec{Name: "ts-inside", Runtime: node.Runtime, Handler: "app.handler", CodePath: code, BuildMethod: "esbuild",
+			BuildProperties: props("esm", nil)})
+		if err == nil || !strings.Contains(err.Error(), "@aws-sdk/client-s3") {
+			t.Errorf("bundling a module that is not there: %v", err)
+		}
+	})
 	_, err := b.Build(context.Background(), Spec{Name: "bad", Runtime: node.Runtime, Handler: "app.handler", CodePath: writeFiles(t, map[string]string{"app.ts": "export const = ;"}), BuildMethod: "esbuild",
 		BuildProperties: map[string]any{"EntryPoints": []any{"app.ts"}}})
 	if err == nil || !strings.Contains(err.Error(), "esbuild") || !strings.Contains(err.Error(), "app.ts:1") {
 		t.Errorf("syntax error: %v", err)
 	}
+}
+
+// readBundle returns the app.js esbuild wrote into a task root.
+func readBundle(t *testing.T, taskRoot string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(taskRoot, "app.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 // TestNpmDependencies installs a dependency from a local path (no registry
