@@ -1,13 +1,21 @@
 package build
 
 import (
+	"archive/tar"
 	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha512"
+	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aloft-dev/aloft/internal/toolchain"
@@ -129,32 +137,134 @@ func readBundle(t *testing.T, taskRoot string) string {
 	return string(data)
 }
 
-// TestNpmDependencies installs a dependency from a local path (no registry
-// needed) and checks that an unchanged lockfile is not installed again.
+// TestNpmDependencies installs dependencies with npm and checks that an
+// unchanged manifest is not installed again: without a lockfile by `npm
+// install` from a local path, with one by `npm ci` from the URL the lockfile
+// pins (a registry served here, so no network is needed).
 func TestNpmDependencies(t *testing.T) {
-	b := newBuilder(t)
+	var progress bytes.Buffer
+	b, err := New(Config{CacheDir: t.TempDir(), Progress: &progress, Toolchains: toolchain.New(toolchaintest.Config(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	node := nodeRuntime(t, b)
 	toolchaintest.NPM(t)
-	dep := writeFiles(t, map[string]string{
-		"package.json": `{"name": "shout", "version": "1.0.0", "main": "index.js"}`,
-		"index.js":     "module.exports = (s) => s.toUpperCase() + '!';\n",
+	// npm's own cache would answer for a tarball it has seen before.
+	t.Setenv("npm_config_cache", t.TempDir())
+
+	t.Run("Install", func(t *testing.T) {
+		dep := writeFiles(t, map[string]string{
+			"package.json": `{"name": "shout", "version": "1.0.0", "main": "index.js"}`,
+			"index.js":     "module.exports = (s) => s.toUpperCase() + '!';\n",
+		})
+		code := writeFiles(t, map[string]string{
+			"package.json": `{"name": "fn", "version": "1.0.0", "type": "module", "dependencies": {"shout": "file:` + dep + `"}}`,
+			"index.js":     "import shout from 'shout';\nexport const handler = async (e) => shout(e.word);\n",
+		})
+		progress.Reset()
+		spec := Spec{Name: "npm", Runtime: node.Runtime, Handler: "index.handler", CodePath: code}
+		f := startFunction(t, b, spec)
+		if got := string(f.invoke(`{"word":"hey"}`).Payload); got != `"HEY!"` {
+			t.Fatalf("payload %s\n%s", got, f.logs.String())
+		}
+		if !strings.Contains(progress.String(), "npm: npm install in ") {
+			t.Errorf("progress:\n%s", progress.String())
+		}
+		if exists(filepath.Join(code, "node_modules")) {
+			t.Error("the build wrote node_modules into the source directory")
+		}
+		again, err := b.Build(context.Background(), spec)
+		if err != nil || !again.Cached {
+			t.Fatalf("second build: %v cached=%v", err, again != nil && again.Cached)
+		}
 	})
-	code := writeFiles(t, map[string]string{
-		"package.json": `{"name": "fn", "version": "1.0.0", "type": "module", "dependencies": {"shout": "file:` + dep + `"}}`,
-		"index.js":     "import shout from 'shout';\nexport const handler = async (e) => shout(e.word);\n",
+
+	t.Run("CleanInstallFromLockfile", func(t *testing.T) {
+		reg := newTarballServer(t, "whisper", "1.0.0", "module.exports = (s) => s.toLowerCase() + '...';\n")
+		lock := func(version string) string {
+			return `{"name": "fn", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": {
+  "": {"name": "fn", "version": "1.0.0", "dependencies": {"whisper": "^1.0.0"}},
+  "node_modules/whisper": {"version": "` + version + `", "resolved": "` + reg.url + `", "integrity": "` + reg.integrity + `"}
+}}`
+		}
+		code := writeFiles(t, map[string]string{
+			"package.json":      `{"name": "fn", "version": "1.0.0", "dependencies": {"whisper": "^1.0.0"}}`,
+			"package-lock.json": lock("1.0.0"),
+			"index.js":          "const whisper = require('whisper');\nexports.handler = async (e) => whisper(e.word);\n",
+		})
+		progress.Reset()
+		spec := Spec{Name: "npm-ci", Runtime: node.Runtime, Handler: "index.handler", CodePath: code}
+		f := startFunction(t, b, spec)
+		if got := string(f.invoke(`{"word":"HEY"}`).Payload); got != `"hey..."` {
+			t.Fatalf("payload %s\n%s", got, f.logs.String())
+		}
+		if !strings.Contains(progress.String(), "npm-ci: npm ci in ") || reg.fetches.Load() != 1 {
+			t.Errorf("tarball fetched %d times; progress:\n%s", reg.fetches.Load(), progress.String())
+		}
+		again, err := b.Build(context.Background(), spec)
+		if err != nil || !again.Cached || reg.fetches.Load() != 1 {
+			t.Fatalf("second build: %v cached=%v, tarball fetched %d times", err, again != nil && again.Cached, reg.fetches.Load())
+		}
+		// npm ci installs exactly the lockfile or nothing: one that does not
+		// match package.json is an error, where npm install would rewrite it.
+		stale := writeFiles(t, map[string]string{
+			"package.json":      `{"name": "fn", "version": "1.0.0", "dependencies": {"whisper": "^2.0.0"}}`,
+			"package-lock.json": lock("1.0.0"),
+			"index.js":          "exports.handler = async () => 'never';\n",
+		})
+		_, err = b.Build(context.Background(), Spec{Name: "npm-stale", Runtime: node.Runtime, Handler: "index.handler", CodePath: stale})
+		if err == nil || !strings.Contains(err.Error(), "npm ci") {
+			t.Fatalf("stale lockfile: %v", err)
+		}
 	})
-	spec := Spec{Name: "npm", Runtime: node.Runtime, Handler: "index.handler", CodePath: code}
-	f := startFunction(t, b, spec)
-	if got := string(f.invoke(`{"word":"hey"}`).Payload); got != `"HEY!"` {
-		t.Fatalf("payload %s\n%s", got, f.logs.String())
+}
+
+// tarballServer serves one npm package tarball, as a registry serves it.
+type tarballServer struct {
+	url, integrity string
+	fetches        atomic.Int32
+}
+
+// newTarballServer serves package name@version, whose index.js is main, at
+// url; integrity is its sha512, as a lockfile records it.
+func newTarballServer(t *testing.T, name, version, main string) *tarballServer {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, f := range []struct{ name, body string }{
+		{"package/package.json", `{"name": "` + name + `", "version": "` + version + `", "main": "index.js"}`},
+		{"package/index.js", main},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f.body)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if exists(filepath.Join(code, "node_modules")) {
-		t.Error("the build wrote node_modules into the source directory")
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
 	}
-	again, err := b.Build(context.Background(), spec)
-	if err != nil || !again.Cached {
-		t.Fatalf("second build: %v cached=%v", err, again != nil && again.Cached)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
 	}
+	tgz := buf.Bytes()
+	sum := sha512.Sum512(tgz)
+	s := &tarballServer{integrity: "sha512-" + base64.StdEncoding.EncodeToString(sum[:])}
+	path := "/" + name + "/-/" + name + "-" + version + ".tgz"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			http.NotFound(w, r)
+			return
+		}
+		s.fetches.Add(1)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(tgz)
+	}))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL + path
+	return s
 }
 
 func TestPythonRequirements(t *testing.T) {
