@@ -96,12 +96,13 @@ func Python(t testing.TB, f *toolchain.Finder) *toolchain.Selection {
 	return selectExact(t, f, "python"+chosen.LambdaVersion(), "install Debian's python3")
 }
 
-// NPM returns the path of npm in SearchPath.
+// NPM returns the npm the builder runs: the one in PATH, as build.Config's
+// NPM "" means.
 func NPM(t testing.TB) string {
 	t.Helper()
-	p := lookPath("npm")
-	if p == "" {
-		testenv.Unavailable(t, "no npm in %s: install Debian's npm", SearchPath)
+	p, err := exec.LookPath("npm")
+	if err != nil {
+		testenv.Unavailable(t, "no npm in PATH: install Debian's npm")
 	}
 	return p
 }
