@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aloft-dev/aloft/internal/testenv"
+	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
 
 // aloftBinary builds cmd/aloft once per test run.
@@ -34,12 +37,28 @@ func debianAWSCLI(t *testing.T) string {
 	t.Helper()
 	const path = "/usr/bin/aws"
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Debian's awscli is not installed (%s); .ci/run installs it", path)
-		}
-		t.Skipf("Debian's awscli is not installed (%s): apt-get install -y awscli", path)
+		testenv.Unavailable(t, "Debian's awscli is not installed (%s): apt-get install -y awscli", path)
 	}
 	return path
+}
+
+// exampleData returns a new data directory for `aloft up` whose toolchains
+// directory is the managed-interpreter cache test runs share: on a machine
+// without the hello example's Node.js version (Debian bookworm's is 18), the
+// copy aloft fetches from the npm registry is fetched once, not by every test.
+func exampleData(t *testing.T) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	shared := toolchaintest.CacheDir(t)
+	for _, dir := range []string{data, shared} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(shared, filepath.Join(data, "toolchains")); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // upProcess is a running `aloft up`.
@@ -167,7 +186,7 @@ func TestHelloExample(t *testing.T) {
 	aws := debianAWSCLI(t)
 	bin := aloftBinary(t)
 	env := baseEnv(t)
-	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"),
+	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data", exampleData(t),
 		"--parameter-overrides", "Greeting=Howdy")
 	if up.endpoint == "" || up.keyID == "" {
 		t.Fatalf("endpoint or credentials not printed:\n%s", up.output)

@@ -20,7 +20,7 @@ func TestHelloExampleEveryRuntime(t *testing.T) {
 	awsCLI := debianAWSCLI(t)
 	bin := aloftBinary(t)
 	env := baseEnv(t)
-	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"))
+	up := startUp(t, bin, env, "../../examples/hello/template.yaml", "--endpoint", "127.0.0.1:0", "--data", exampleData(t))
 	out := up.output.String()
 	for _, want := range []string{
 		"aloft: function HelloNode (nodejs20.x): ready on Node.js ",

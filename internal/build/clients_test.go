@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/runtime"
+	"github.com/aloft-dev/aloft/internal/toolchain"
+	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
 
 // logBuffer collects a pool's log lines for assertions.
@@ -105,24 +107,28 @@ func decode(t *testing.T, resp *runtime.Response) map[string]any {
 	return m
 }
 
+// newBuilder returns a Builder whose toolchains are the host's interpreters
+// plus the managed copies test runs share (toolchaintest.Config).
 func newBuilder(t *testing.T) *Builder {
 	t.Helper()
-	b, err := New(Config{CacheDir: t.TempDir()})
+	b, err := New(Config{CacheDir: t.TempDir(), Toolchains: toolchain.New(toolchaintest.Config(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func requireInterpreter(t *testing.T, b *Builder, runtime string) {
+// nodeRuntime is the Node.js runtime b runs without a version warning
+// ("nodejs20.x" where the host has Node.js 20, "nodejs18.x" on Debian
+// bookworm); pythonRuntime likewise for Python.
+func nodeRuntime(t *testing.T, b *Builder) *toolchain.Selection {
 	t.Helper()
-	sel, err := b.cfg.Toolchains.Select(context.Background(), runtime)
-	if err != nil {
-		t.Skipf("%s: %v", runtime, err)
-	}
-	if sel.Warning != "" {
-		t.Skipf("%s: %s", runtime, sel.Warning)
-	}
+	return toolchaintest.Node(t, b.cfg.Toolchains)
+}
+
+func pythonRuntime(t *testing.T, b *Builder) *toolchain.Selection {
+	t.Helper()
+	return toolchaintest.Python(t, b.cfg.Toolchains)
 }
 
 const nodeContextHandler = `
@@ -143,7 +149,7 @@ const nodeContextHandler = `
 
 func TestNodeHandlers(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "nodejs20.x")
+	node := nodeRuntime(t, b)
 	code := writeFiles(t, map[string]string{
 		// CommonJS, async.
 		"cjs.js": "exports.handler = async (event, context) => {" + nodeContextHandler + "\n};\n",
@@ -174,7 +180,7 @@ export const uncaught = async () => { setTimeout(() => { throw new RangeError("t
 		"mod/app.js":       "import { sep } from 'node:path';\nexport async function handler(event) { return { esm: true, sep }; }\n",
 	})
 	spec := func(handler string) Spec {
-		return Spec{Name: "node-" + strings.ReplaceAll(handler, "/", "-"), Runtime: "nodejs20.x", Handler: handler, CodePath: code}
+		return Spec{Name: "node-" + strings.ReplaceAll(handler, "/", "-"), Runtime: node.Runtime, Handler: handler, CodePath: code}
 	}
 
 	t.Run("CommonJSContext", func(t *testing.T) {
@@ -184,15 +190,15 @@ export const uncaught = async () => { setTimeout(() => { throw new RangeError("t
 			t.Fatalf("error: %s\n%s", resp.Payload, f.logs.String())
 		}
 		m := decode(t, resp)
-		checkNodeContext(t, m, resp.RequestID, "node-cjs.handler")
-		if !strings.Contains(f.art.Runtime, "Node.js 20.") {
+		checkNodeContext(t, m, resp.RequestID, "node-cjs.handler", node.Runtime)
+		if !strings.Contains(f.art.Runtime, "Node.js "+node.LambdaVersion()+".") {
 			t.Errorf("Runtime = %q", f.art.Runtime)
 		}
 	})
 	t.Run("ESModuleContext", func(t *testing.T) {
 		f := startFunction(t, b, spec("esm.handler"))
 		resp := f.invoke(`{"x":1}`)
-		checkNodeContext(t, decode(t, resp), resp.RequestID, "node-esm.handler")
+		checkNodeContext(t, decode(t, resp), resp.RequestID, "node-esm.handler", node.Runtime)
 	})
 	t.Run("TypeModule", func(t *testing.T) {
 		f := startFunction(t, b, spec("mod/app.handler"))
@@ -301,7 +307,7 @@ export const uncaught = async () => { setTimeout(() => { throw new RangeError("t
 	})
 }
 
-func checkNodeContext(t *testing.T, m map[string]any, requestID, name string) {
+func checkNodeContext(t *testing.T, m map[string]any, requestID, name, runtime string) {
 	t.Helper()
 	want := map[string]any{
 		"awsRequestId":       requestID,
@@ -311,7 +317,7 @@ func checkNodeContext(t *testing.T, m map[string]any, requestID, name string) {
 		"memoryLimitInMB":    "256",
 		"logGroupName":       "/aws/lambda/" + name,
 		"waits":              true,
-		"execEnv":            "AWS_Lambda_nodejs20.x",
+		"execEnv":            "AWS_Lambda_" + runtime,
 	}
 	for k, v := range want {
 		if m[k] != v {
@@ -331,7 +337,7 @@ func checkNodeContext(t *testing.T, m map[string]any, requestID, name string) {
 
 func TestPythonHandlers(t *testing.T) {
 	b := newBuilder(t)
-	requireInterpreter(t, b, "python3.11")
+	py := pythonRuntime(t, b)
 	code := writeFiles(t, map[string]string{
 		"app.py": `import logging, os
 logger = logging.getLogger()
@@ -366,7 +372,7 @@ def not_json(event, context):
 		"broken.py":       "def handler(:\n",
 	})
 	spec := func(handler string) Spec {
-		return Spec{Name: "py-" + strings.ReplaceAll(handler, "/", "-"), Runtime: "python3.11", Handler: handler, CodePath: code}
+		return Spec{Name: "py-" + strings.ReplaceAll(handler, "/", "-"), Runtime: py.Runtime, Handler: handler, CodePath: code}
 	}
 	t.Run("Context", func(t *testing.T) {
 		f := startFunction(t, b, spec("app.handler"))
@@ -392,7 +398,7 @@ def not_json(event, context):
 			"aws_request_id": resp.RequestID, "function_name": "py-app.handler", "function_version": "$LATEST",
 			"invoked_function_arn": "arn:aws:lambda:us-east-1:000000000000:function:py-app.handler",
 			"memory_limit_in_mb":   "256", "log_group_name": "/aws/lambda/py-app.handler",
-			"exec_env": "AWS_Lambda_python3.11",
+			"exec_env": "AWS_Lambda_" + py.Runtime,
 		}
 		for k, v := range want {
 			if m[k] != v {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/runtime"
+
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/events/*.json")
@@ -54,7 +56,7 @@ func testdataDir(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
 	if err != nil {
-		t.Skipf("aws-lambda-go not in the module cache: %v", err)
+		testenv.Unavailable(t, "aws-lambda-go not in the module cache (go mod download): %v", err)
 	}
 	return filepath.Join(strings.TrimSpace(string(out)), "events", "testdata")
 }

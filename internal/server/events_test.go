@@ -23,6 +23,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/aloft-dev/aloft/internal/template"
+
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 type eventsNode struct {
@@ -296,15 +298,13 @@ func TestSQSEventSource(t *testing.T) {
 }
 
 // awsCLI returns a runner of Debian's aws CLI against the node, which
-// decodes its JSON output; it skips the test where the CLI is missing.
+// decodes its JSON output; where the CLI is missing the test ends through
+// testenv.Unavailable.
 func (n *eventsNode) awsCLI(t *testing.T) func(args ...string) map[string]any {
 	t.Helper()
 	const cli = "/usr/bin/aws"
 	if _, err := os.Stat(cli); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Debian's awscli is not installed (%s)", cli)
-		}
-		t.Skipf("Debian's awscli is not installed (%s)", cli)
+		testenv.Unavailable(t, "Debian's awscli is not installed (%s): apt-get install -y awscli", cli)
 	}
 	creds := n.srv.Credentials()
 	home := t.TempDir()

@@ -18,6 +18,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/aloft-dev/aloft/internal/template"
+
+	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
 
 // httpNode is a server with an HTTP listener on port 0 and a test app.
@@ -37,6 +39,7 @@ func startHTTPNode(t *testing.T, path string, params map[string]string) *httpNod
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.BuildCacheDir = buildCache
+	cfg.Toolchains = toolchaintest.Config(t)
 	cfg.Logs = logs
 	srv, err := New(cfg)
 	if err != nil {

@@ -7,16 +7,19 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+
+	"github.com/aloft-dev/aloft/internal/toolchain"
+	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
 
 // TestGatewayNode sends API Gateway's events to Node.js handlers (ES module,
-// nodejs20.x). Where no Node.js can be found or fetched the functions deploy
-// as "cannot run" and the test skips, naming why.
+// on the Node.js version the machine has).
 func TestGatewayNode(t *testing.T) {
-	n := startHTTPNode(t, "testdata/http/node.yaml", nil)
+	node := toolchaintest.Node(t, toolchain.New(toolchaintest.Config(t)))
+	n := startHTTPNode(t, "testdata/http/node.yaml", map[string]string{"NodeRuntime": node.Runtime})
 	for _, f := range n.dep.Functions {
 		if f.Err != nil {
-			t.Skipf("Node.js functions cannot run here: %v", f.Err)
+			t.Fatalf("%s (%s) cannot run: %v", f.Name, node.Runtime, f.Err)
 		}
 	}
 	raw := func(t *testing.T, method, path string, body []byte, header map[string]string) map[string]any {

@@ -237,6 +237,10 @@ func TestGateway(t *testing.T) {
 			{"GET", "/slow?action=sleep&ms=3000", nil, 504, `{"message":"Endpoint request timed out"}`},
 			{"GET", "/throttled", nil, 429, `{"message":"Too Many Requests"}`},
 			{"POST", "/items", make([]byte, 10<<20+1), 413, `{"message":"Request Entity Too Large"}`},
+			// The same answers from an HTTP API (payload v2).
+			{"GET", "/v2slow?action=sleep&ms=3000", nil, 504, `{"message":"Endpoint request timed out"}`},
+			{"GET", "/v2throttled", nil, 429, `{"message":"Too Many Requests"}`},
+			{"POST", "/v2/x", make([]byte, 10<<20+1), 413, `{"message":"Request Entity Too Large"}`},
 		}
 		for _, c := range cases {
 			resp, b := n.do(t, c.method, c.path, bytes.NewReader(c.body), nil)
@@ -355,6 +359,23 @@ func TestGateway(t *testing.T) {
 		}
 		if first.RequestContext.Stage != "live" || first.StageVariables["tier"] != "gold" {
 			t.Fatalf("stage %q vars %v", first.RequestContext.Stage, first.StageVariables)
+		}
+	})
+
+	t.Run("ReauthorizeEvery 0: every request runs the authorizer", func(t *testing.T) {
+		// The gateway package's TestAuthorizerCacheTTL steps a clock through
+		// a TTL; here real authorizer functions show nothing is cached.
+		var first, second events.APIGatewayProxyRequest
+		n.echo(t, "GET", "/shop/uncached", nil, map[string]string{"Authorization": "allow"}, &first)
+		n.echo(t, "GET", "/shop/uncached", nil, map[string]string{"Authorization": "allow"}, &second)
+		if c1, c2 := first.RequestContext.Authorizer["calls"], second.RequestContext.Authorizer["calls"]; c1 == nil || c1 == c2 {
+			t.Fatalf("TOKEN authorizer calls %v then %v: cached", c1, c2)
+		}
+		var firstV2, secondV2 events.APIGatewayV2HTTPRequest
+		n.echo(t, "GET", "/secure/uncached", nil, map[string]string{"X-Auth": "allow"}, &firstV2)
+		n.echo(t, "GET", "/secure/uncached", nil, map[string]string{"X-Auth": "allow"}, &secondV2)
+		if c1, c2 := firstV2.RequestContext.Authorizer.Lambda["calls"], secondV2.RequestContext.Authorizer.Lambda["calls"]; c1 == nil || c1 == c2 {
+			t.Fatalf("HTTP API authorizer calls %v then %v: cached", c1, c2)
 		}
 	})
 

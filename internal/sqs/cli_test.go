@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 // TestAWSCLISmoke drives the queue API with Debian's aws CLI (v2.9), which
@@ -13,10 +15,7 @@ import (
 func TestAWSCLISmoke(t *testing.T) {
 	const aws = "/usr/bin/aws"
 	if _, err := os.Stat(aws); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Debian's awscli is not installed (%s)", aws)
-		}
-		t.Skipf("Debian's awscli is not installed (%s)", aws)
+		testenv.Unavailable(t, "Debian's awscli is not installed (%s): apt-get install -y awscli", aws)
 	}
 	h := start(t)
 	run := func(args ...string) map[string]any {

@@ -117,6 +117,11 @@ func v2(raw json.RawMessage, action string, typed any, body string, b64 bool) (a
 		return "just a string", nil
 	case "badstatus":
 		return map[string]any{"statusCode": "teapot"}, nil
+	case "sleep":
+		if typed, ok := typed.(events.APIGatewayV2HTTPRequest); ok {
+			ms, _ := strconv.Atoi(typed.QueryStringParameters["ms"])
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
 	case "cookies":
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Cookies: []string{"a=1; Path=/", "b=2"},
 			Headers: map[string]string{"Content-Type": "text/plain"}, Body: "cookies"}, nil
