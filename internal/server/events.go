@@ -43,7 +43,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	var err error
 	ev.queues, err = sqs.NewStore(ctx, sqs.Config{
 		JetStream: s.bb.JetStream(), Conn: s.bb.Conn(), Region: s.cfg.Region, AccountID: s.cfg.AccountID,
-		Endpoint: s.EndpointURL, Replicas: s.cfg.Replicas,
+		Endpoint: s.EndpointURL, Replicas: s.cfg.Replicas, Logs: s.logs.prefixed("events"),
 	})
 	if err != nil {
 		return err
@@ -487,12 +487,21 @@ func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []
 	return warnings, nil
 }
 
+// EventStats is this node's event counters since it started.
+type EventStats struct {
+	Functions []eventbus.FunctionStats
+	Mappings  []sqs.PollerStats
+	Queues    []sqs.QueueStats
+	Topics    []sns.TopicStats
+}
+
 // EventStats returns this node's asynchronous-invocation counters per
-// function and its SQS pollers' counters per event source mapping.
-func (s *Server) EventStats() ([]eventbus.FunctionStats, []sqs.PollerStats) {
-	var polls []sqs.PollerStats
+// function, its SQS pollers' counters per event source mapping, and its
+// queue and topic counters.
+func (s *Server) EventStats() EventStats {
+	st := EventStats{Functions: s.ev.bus.Stats(), Queues: s.ev.queues.Stats(), Topics: s.ev.topics.Stats()}
 	if s.ev.pollers != nil {
-		polls = s.ev.pollers.Stats()
+		st.Mappings = s.ev.pollers.Stats()
 	}
-	return s.ev.bus.Stats(), polls
+	return st
 }

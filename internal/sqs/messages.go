@@ -317,6 +317,8 @@ func (s *Store) prepare(ctx context.Context, q *Queue, m jetstream.Msg, visibili
 func (s *Store) redrive(ctx context.Context, q *Queue, dlqName string, m jetstream.Msg, seq uint64) error {
 	dlq, err := s.Get(ctx, dlqName)
 	if err != nil {
+		fmt.Fprintf(s.cfg.Logs, "sqs: %s: message %s is past maxReceiveCount but its dead-letter queue %s cannot be used (%v); it stays in the queue\n",
+			q.Name, m.Headers().Get(hdrMessageID), dlqName, err)
 		return fmt.Errorf("sqs: dead-letter queue %s of %s: %w", dlqName, q.Name, err)
 	}
 	out := nats.NewMsg(subjectFor(dlq, m.Headers().Get(hdrGroup)))
@@ -333,6 +335,14 @@ func (s *Store) redrive(ctx context.Context, q *Queue, dlqName string, m jetstre
 	if err := m.Term(); err != nil {
 		return fmt.Errorf("sqs: redrive from %s: %w", q.Name, err)
 	}
+	s.counters(q.Name).redriven.Add(1)
+	md, _ := m.Metadata()
+	var receives uint64
+	if md != nil {
+		receives = md.NumDelivered - 1
+	}
+	fmt.Fprintf(s.cfg.Logs, "sqs: %s: message %s moved to dead-letter queue %s after %d receives (maxReceiveCount exceeded)\n",
+		q.Name, m.Headers().Get(hdrMessageID), dlq.Name, receives)
 	return nil
 }
 

@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,13 +47,20 @@ type Config struct {
 	Endpoint func() string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Logs receives a line per message moved to a dead-letter queue and per
+	// message that could not be; nil discards them.
+	Logs io.Writer
 }
 
 // Store holds the queues. It is safe for concurrent use and keeps no state
-// beyond what is in JetStream, so several nodes may share one.
+// beyond what is in JetStream (and this node's counters), so several nodes
+// may share one.
 type Store struct {
 	cfg  Config
 	meta jetstream.KeyValue
+
+	statsMu sync.Mutex
+	stats   map[string]*queueCounters // by queue name (stats.go)
 }
 
 // NewStore opens (creating when missing) the queue metadata bucket.
@@ -75,11 +84,14 @@ func NewStore(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logs == nil {
+		cfg.Logs = io.Discard
+	}
 	kv, err := cfg.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: metaBucket, History: 1, Replicas: cfg.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("sqs: bucket %s: %w", metaBucket, err)
 	}
-	return &Store{cfg: cfg, meta: kv}, nil
+	return &Store{cfg: cfg, meta: kv, stats: map[string]*queueCounters{}}, nil
 }
 
 // Queue is a queue's identity and attributes as stored.
