@@ -85,7 +85,7 @@ func TestMaximumEventAge(t *testing.T) {
 		Invoker: fail, MaxEventAge: time.Minute, OnFailure: "arn:aws:sqs:us-east-1:000000000000:failures"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.Enqueue(context.Background(), "f", []byte(`{"x":1}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "f", []byte(`{"x":1}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the OnFailure record", func() bool { return len(dest.get("arn:aws:sqs:us-east-1:000000000000:failures")) == 1 })
@@ -117,7 +117,7 @@ func TestThrottlingDoesNotSpendAttempts(t *testing.T) {
 		MaxRetryAttempts: &zero, OnSuccess: "arn:ok", OnFailure: "arn:failed"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.Enqueue(context.Background(), "g", []byte(`{}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "g", []byte(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "delivery after throttling", func() bool { return len(dest.get("arn:ok")) == 1 })
@@ -142,7 +142,7 @@ func TestUndeliveredEventsSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 10 {
-		if _, err := bus.Enqueue(ctx, "h", []byte(`{}`)); err != nil {
+		if _, err := bus.Enqueue(ctx, "h", []byte(`{}`), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +189,7 @@ func TestBacklogCountsScheduledRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := time.Now()
-	if _, err := bus.Enqueue(context.Background(), "r", []byte(`{}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "r", []byte(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	var bl Backlog
@@ -227,11 +227,36 @@ func TestLongInvocationsAreNotRedelivered(t *testing.T) {
 	if err := bus.Serve(context.Background(), []Function{{Name: "s", ARN: "arn:s", Invoker: slow, Concurrency: 2, OnSuccess: "arn:done"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.Enqueue(context.Background(), "s", []byte(`{}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "s", []byte(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the OnSuccess record", func() bool { return len(dest.get("arn:done")) == 1 })
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d invocations of one event", n)
+	}
+}
+
+func TestClientContextReachesEveryAttempt(t *testing.T) {
+	bus, dest := startBus(t, &clock{})
+	var mu sync.Mutex
+	var seen []string
+	fail := invokerFunc(func(r *runtime.Request) (*runtime.Response, error) {
+		mu.Lock()
+		seen = append(seen, r.ClientContext)
+		mu.Unlock()
+		return &runtime.Response{FunctionError: "Unhandled", Payload: []byte(`{}`)}, nil
+	})
+	if err := bus.Serve(context.Background(), []Function{{Name: "c", ARN: "arn:c", Invoker: fail, OnFailure: "arn:failed"}}); err != nil {
+		t.Fatal(err)
+	}
+	const cc = `{"custom":{"k":"v"}}`
+	if _, err := bus.Enqueue(context.Background(), "c", []byte(`{}`), cc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the OnFailure record", func() bool { return len(dest.get("arn:failed")) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || seen[0] != cc || seen[1] != cc || seen[2] != cc {
+		t.Errorf("client context per attempt: %q", seen)
 	}
 }

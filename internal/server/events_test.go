@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -155,6 +156,19 @@ func TestAsyncInvocation(t *testing.T) {
 			r.ResponseContext.StatusCode != 200 || r.ResponseContext.ExecutedVersion != "$LATEST" ||
 			!strings.Contains(string(r.ResponsePayload), `"hello":"later"`) || string(r.RequestPayload) != `{"name":"later"}` {
 			t.Errorf("record %+v", r)
+		}
+	})
+
+	t.Run("the caller's client context reaches the function", func(t *testing.T) {
+		cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"tenant":"blue"}}`))
+		out, err := n.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("Async"),
+			Payload: []byte(`{"action":"clientcontext"}`), InvocationType: lambdatypes.InvocationTypeEvent, ClientContext: aws.String(cc)})
+		if err != nil || out.StatusCode != 202 {
+			t.Fatalf("async invoke: %v %v", out, err)
+		}
+		r := decodeRecord(t, n.take(t, "Results", 1)[0])
+		if string(r.ResponsePayload) != `{"clientContext":{"tenant":"blue"}}` {
+			t.Errorf("the function saw %s", r.ResponsePayload)
 		}
 	})
 

@@ -15,7 +15,7 @@ import (
 )
 
 type event struct {
-	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen
+	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen, clientcontext
 	Ms     int    `json:"ms"`
 	Bytes  int    `json:"bytes"`
 	Name   string `json:"name"`
@@ -78,6 +78,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		time.Sleep(time.Duration(e.Ms) * time.Millisecond)
 	case "big":
 		return strings.Repeat("x", e.Bytes), nil
+	case "clientcontext":
+		lc, _ := lambdacontext.FromContext(ctx)
+		return map[string]any{"clientContext": lc.ClientContext.Custom}, nil
 	case "env":
 		env := map[string]string{}
 		for _, kv := range os.Environ() {
