@@ -125,6 +125,16 @@ func (s *Server) deployEventSources(ctx context.Context, stack *template.Stack, 
 		if _, err := s.ev.queues.Ensure(ctx, r.Attrs["QueueName"], attrs); err != nil {
 			return nil, fmt.Errorf("queue %s: %w", id, err)
 		}
+		inert := map[string]string{}
+		for _, k := range []string{"KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled", "RedriveAllowPolicy"} {
+			if v, ok := r.Properties[k]; ok {
+				inert[k] = fmt.Sprint(v)
+			}
+		}
+		inert["FifoThroughputLimit"] = attrs["FifoThroughputLimit"]
+		for _, w := range sqs.InertAttributes(inert) {
+			warnings = append(warnings, fmt.Sprintf("queue %s: %s", id, w))
+		}
 		dep.Events = append(dep.Events, fmt.Sprintf("queue %s: %s", r.Attrs["QueueName"], s.ev.queues.URL(r.Attrs["QueueName"])))
 	}
 
@@ -176,8 +186,16 @@ func (s *Server) deployEventSources(ctx context.Context, stack *template.Stack, 
 		if arnService(src) != "sqs" {
 			continue
 		}
-		if en, ok := r.Properties["Enabled"].(bool); ok && !en {
-			continue
+		if v, ok := r.Properties["Enabled"]; ok {
+			en, ok := boolProp(v)
+			if !ok {
+				warnings = append(warnings, fmt.Sprintf("event source mapping %s: Enabled is %v, not true or false: the mapping is not started", id, v))
+				continue
+			}
+			if !en {
+				dep.Events = append(dep.Events, fmt.Sprintf("SQS %s → function %s (disabled)", sqs.NameFromURL(src), r.Properties["FunctionName"]))
+				continue
+			}
 		}
 		fnName, _ := r.Properties["FunctionName"].(string)
 		if i := strings.LastIndex(fnName, ":function:"); i >= 0 {
@@ -230,6 +248,11 @@ func queueAttributes(r *template.Resource) (map[string]string, error) {
 				return nil, fmt.Errorf("%s must be a number", k)
 			}
 			attrs[k] = strconv.Itoa(n)
+		}
+	}
+	for _, k := range []string{"DeduplicationScope", "FifoThroughputLimit"} {
+		if v, ok := r.Properties[k].(string); ok {
+			attrs[k] = v
 		}
 	}
 	for _, k := range []string{"FifoQueue", "ContentBasedDeduplication"} {
@@ -293,6 +316,23 @@ func functionName(arn string) (string, bool) {
 	}
 	name, _, _ := strings.Cut(arn[i+len(":function:"):], ":")
 	return name, name != ""
+}
+
+// boolProp reads a template boolean: CloudFormation takes true and false as
+// booleans or as strings (any case).
+func boolProp(v any) (bool, bool) {
+	switch b := v.(type) {
+	case bool:
+		return b, true
+	case string:
+		switch strings.ToLower(b) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
 }
 
 func intProp(v any) (int, bool) {

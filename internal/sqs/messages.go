@@ -107,7 +107,7 @@ func (s *Store) Send(ctx context.Context, q *Queue, in SendInput) (*Sent, error)
 		}
 		m.Header.Set(hdrGroup, in.GroupID)
 		m.Header.Set(hdrDedup, dedup)
-		m.Header.Set(nats.MsgIdHdr, dedup)
+		m.Header.Set(nats.MsgIdHdr, fifoMsgID(q, in.GroupID, dedup))
 	} else if in.DedupeID != "" {
 		m.Header.Set(nats.MsgIdHdr, in.DedupeID)
 	} else if in.GroupID != "" {
@@ -137,6 +137,16 @@ func (s *Store) Send(ctx context.Context, q *Queue, in SendInput) (*Sent, error)
 		out.SequenceNumber = fmt.Sprintf("%020d", ack.Sequence)
 	}
 	return out, nil
+}
+
+// fifoMsgID is the JetStream dedupe id of a FIFO message: its
+// deduplication id, scoped to its group when DeduplicationScope is
+// messageGroup (the same id in two groups is then two messages).
+func fifoMsgID(q *Queue, group, dedup string) string {
+	if q.Attributes["DeduplicationScope"] == "messageGroup" {
+		return "g-" + groupToken(group) + "-" + dedup
+	}
+	return dedup
 }
 
 func validBody(s string) bool {

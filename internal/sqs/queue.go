@@ -133,6 +133,38 @@ var settable = map[string][2]int{
 	"SqsManagedSseEnabled":          {0, -1},
 }
 
+// inert lists the attributes aloft stores and reports but that change
+// nothing: AWS clients set them routinely (CDK and the console turn on
+// SqsManagedSseEnabled, for one), so refusing them would break ordinary
+// templates and scripts. Setting one logs a line saying so.
+var inert = map[string]string{
+	"Policy":                       "aloft does not evaluate queue policies: any caller with aloft's credentials may use the queue",
+	"RedriveAllowPolicy":           "aloft does not restrict which queues may use this one as a dead-letter queue",
+	"KmsMasterKeyId":               "aloft does not encrypt queues",
+	"KmsDataKeyReusePeriodSeconds": "aloft does not encrypt queues",
+	"SqsManagedSseEnabled":         "aloft does not encrypt queues",
+	"FifoThroughputLimit":          "aloft applies no throughput quota to FIFO queues",
+}
+
+// InertAttributes returns one sentence per attribute in attrs that aloft
+// accepts without effect (see the README), sorted.
+func InertAttributes(attrs map[string]string) []string {
+	var out []string
+	for k, v := range attrs {
+		if why, ok := inert[k]; ok && v != "" {
+			out = append(out, fmt.Sprintf("%s is stored but has no effect: %s", k, why))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Store) logInert(queue string, attrs map[string]string) {
+	for _, line := range InertAttributes(attrs) {
+		fmt.Fprintf(s.cfg.Logs, "sqs: %s: %s\n", queue, line)
+	}
+}
+
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
 func (q *Queue) fifo() bool { return q.Attributes["FifoQueue"] == "true" }
@@ -188,9 +220,14 @@ func validateAttributes(name string, attrs map[string]string) *awsapi.Error {
 			if v != "true" && v != "false" || (v == "true") != fifo {
 				return errorf(codeInvalidAttributeValue, "Invalid value for the parameter FifoQueue. Reason: The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix.")
 			}
-		case "ContentBasedDeduplication":
+		case "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit":
 			if !fifo {
-				return errorf(codeInvalidAttributeName, "Unknown Attribute ContentBasedDeduplication.")
+				return errorf(codeInvalidAttributeName, "Unknown Attribute %s.", k)
+			}
+			valid := map[string][]string{"ContentBasedDeduplication": {"true", "false"}, "DeduplicationScope": {"queue", "messageGroup"},
+				"FifoThroughputLimit": {"perQueue", "perMessageGroupId"}}[k]
+			if v != valid[0] && v != valid[1] {
+				return errorf(codeInvalidAttributeValue, "Invalid value for the parameter %s.", k)
 			}
 		case "RedrivePolicy":
 			if v == "" {
@@ -258,6 +295,7 @@ func (s *Store) Create(ctx context.Context, name string, attrs map[string]string
 	if _, err := s.meta.Put(ctx, token(name), b); err != nil {
 		return nil, fmt.Errorf("sqs: store queue %s: %w", name, err)
 	}
+	s.logInert(name, attrs)
 	return q, nil
 }
 
@@ -342,6 +380,7 @@ func (s *Store) SetAttributes(ctx context.Context, q *Queue, attrs map[string]st
 	if _, err := s.meta.Put(ctx, token(q.Name), b); err != nil {
 		return fmt.Errorf("sqs: store queue %s: %w", q.Name, err)
 	}
+	s.logInert(q.Name, attrs)
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,25 @@ type harness struct {
 	client *sqs.Client
 	url    string
 	creds  awsapi.Credentials
+	logs   *logBuffer
+}
+
+// logBuffer is the store's log, safe for concurrent writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T) *harness {
@@ -42,7 +63,8 @@ func start(t *testing.T) *harness {
 	// serves.
 	srv := httptest.NewUnstartedServer(nil)
 	url := "http://" + srv.Listener.Addr().String()
-	store, err := NewStore(ctx, Config{JetStream: bb.JetStream(), Conn: bb.Conn(), Endpoint: func() string { return url }})
+	logs := &logBuffer{}
+	store, err := NewStore(ctx, Config{JetStream: bb.JetStream(), Conn: bb.Conn(), Endpoint: func() string { return url }, Logs: logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +81,7 @@ func start(t *testing.T) *harness {
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 	})
-	return &harness{store: store, client: client, url: srv.URL, creds: creds}
+	return &harness{store: store, client: client, url: srv.URL, creds: creds, logs: logs}
 }
 
 func (h *harness) create(t *testing.T, name string, attrs map[string]string) string {
