@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/aloft-dev/aloft/internal/backbone"
 	"github.com/aloft-dev/aloft/internal/runtime"
 )
@@ -204,16 +206,30 @@ func TestBacklogCountsScheduledRetries(t *testing.T) {
 	}
 }
 
+// TestLongInvocationsAreNotRedelivered holds an invocation until the test
+// has seen the worker's in-progress heartbeats (+WPI on the message's ack
+// subject) span twice AckWait: only they keep the event from the second
+// waiting worker. Heartbeats come every AckWait/3, so a redelivery needs a
+// stall of more than two heartbeat intervals, far beyond scheduling noise.
 func TestLongInvocationsAreNotRedelivered(t *testing.T) {
 	bb, err := backbone.Start(context.Background(), backbone.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bb.Shutdown(context.Background()) })
+	const ackWait = 2 * time.Second
+	var beats atomic.Int64
+	sub, err := bb.Conn().Subscribe("$JS.ACK."+StreamName+".async-s.>", func(m *nats.Msg) {
+		if string(m.Data) == "+WPI" {
+			beats.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
 	dest := &sink{sent: map[string][]Message{}}
-	// AckWait is far shorter than the invocation: only the heartbeats keep
-	// the event from being handed to the second worker.
-	bus, err := New(context.Background(), Config{JetStream: bb.JetStream(), AckWait: 300 * time.Millisecond, Destinations: dest})
+	bus, err := New(context.Background(), Config{JetStream: bb.JetStream(), AckWait: ackWait, Destinations: dest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +237,14 @@ func TestLongInvocationsAreNotRedelivered(t *testing.T) {
 	var calls atomic.Int64
 	slow := invokerFunc(func(*runtime.Request) (*runtime.Response, error) {
 		calls.Add(1)
-		time.Sleep(1500 * time.Millisecond) // the function's work, 5 AckWaits long
+		// The function's work: 6 heartbeats, two AckWaits. (Not
+		// eventually: this runs on a worker's goroutine.)
+		for end := time.Now().Add(20 * time.Second); beats.Load() < 6; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Errorf("%d heartbeats in 20 s", beats.Load())
+				break
+			}
+		}
 		return &runtime.Response{Payload: []byte(`null`)}, nil
 	})
 	if err := bus.Serve(context.Background(), []Function{{Name: "s", ARN: "arn:s", Invoker: slow, Concurrency: 2, OnSuccess: "arn:done"}}); err != nil {

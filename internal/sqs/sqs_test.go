@@ -321,22 +321,40 @@ func TestFIFO(t *testing.T) {
 	}
 }
 
+// TestRedrive returns the message by hand (ChangeMessageVisibility 0), so
+// the receive count is exact: two receives, then the third receive moves it
+// to the dead-letter queue instead of returning it.
 func TestRedrive(t *testing.T) {
 	h := start(t)
+	ctx := context.Background()
 	h.create(t, "dead", nil)
-	url := h.create(t, "live", map[string]string{"VisibilityTimeout": "0",
+	url := h.create(t, "live", map[string]string{"VisibilityTimeout": "600",
 		"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dead","maxReceiveCount":2}`})
 	h.send(t, url, "poison")
-	n := 0
-	for range 5 {
-		n += len(h.receive(t, url, 1, 2*time.Second))
+	for i := 1; i <= 2; i++ {
+		got := h.receive(t, url, 1, 10*time.Second)
+		if len(got) != 1 || got[0].Attributes["ApproximateReceiveCount"] != strconv.Itoa(i) {
+			t.Fatalf("receive %d: %+v", i, got)
+		}
+		if _, err := h.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url),
+			ReceiptHandle: got[0].ReceiptHandle, VisibilityTimeout: 0}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n != 2 {
-		t.Errorf("received %d times, want maxReceiveCount 2", n)
+	out, err := h.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
+	if err != nil || len(out.Messages) != 0 {
+		t.Fatalf("third receive: %+v %v", out, err)
 	}
 	dead := h.receive(t, h.url+"/000000000000/dead", 1, 10*time.Second)
 	if len(dead) != 1 || *dead[0].Body != "poison" {
 		t.Fatalf("dead-letter queue: %+v", dead)
+	}
+	waitCount(t, h, "live", func(c Counts) bool { return c.Visible == 0 && c.InFlight == 0 && c.Delayed == 0 })
+	if st := h.store.Stats(); len(st) != 1 || st[0].Queue != "live" || st[0].Redriven != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if !strings.Contains(h.logs.String(), "moved to dead-letter queue dead after 2 receives") {
+		t.Errorf("the redrive is not logged:\n%s", h.logs.String())
 	}
 }
 
