@@ -3,12 +3,15 @@ package eventbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/backbone"
 	"github.com/aloft-dev/aloft/internal/runtime"
@@ -281,5 +284,98 @@ func TestClientContextReachesEveryAttempt(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) != 3 || seen[0] != cc || seen[1] != cc || seen[2] != cc {
 		t.Errorf("client context per attempt: %q", seen)
+	}
+}
+
+// storingDest stores each record in a real stream, deduplicated by the
+// message's DedupeID as aloft's destinations are; failFirst makes the first
+// Send report an error after storing, as a crash between the dead-letter
+// publish and the ack would.
+type storingDest struct {
+	js        jetstream.JetStream
+	failFirst atomic.Bool
+	mu        sync.Mutex
+	ids       []string
+}
+
+func (d *storingDest) Send(ctx context.Context, arn string, m Message) error {
+	d.mu.Lock()
+	d.ids = append(d.ids, m.DedupeID)
+	d.mu.Unlock()
+	msg := nats.NewMsg("records." + Token(arn))
+	msg.Header.Set(nats.MsgIdHdr, m.DedupeID)
+	msg.Data = m.Body
+	if _, err := d.js.PublishMsg(ctx, msg); err != nil {
+		return err
+	}
+	if d.failFirst.CompareAndSwap(true, false) {
+		return errors.New("lost the ack")
+	}
+	return nil
+}
+
+// TestDeadLetterHandOffIsDeduplicated: an event whose dead-letter hand-off
+// is repeated (redelivered after the record was stored) hands off the same
+// dedupe id each time, so the target stores one record.
+func TestDeadLetterHandOffIsDeduplicated(t *testing.T) {
+	bb, err := backbone.Start(context.Background(), backbone.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bb.Shutdown(context.Background()) })
+	ctx := context.Background()
+	records, err := bb.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "RECORDS", Subjects: []string{"records.>"}, Duplicates: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		fn   Function
+	}{
+		{"OnFailure", Function{OnFailure: "arn:failures"}},
+		{"DeadLetterConfig", Function{DeadLetter: "arn:dlq"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dest := &storingDest{js: bb.JetStream()}
+			dest.failFirst.Store(true)
+			bus, err := New(ctx, Config{JetStream: bb.JetStream(), ThrottleDelay: 20 * time.Millisecond, Destinations: dest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bus.Shutdown(ctx)
+			zero := 0
+			fn := tc.fn
+			fn.Name, fn.ARN, fn.MaxRetryAttempts = "d"+tc.name, "arn:d", &zero
+			fn.Invoker = invokerFunc(func(*runtime.Request) (*runtime.Response, error) {
+				return &runtime.Response{FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"no"}`)}, nil
+			})
+			if err := bus.Serve(ctx, []Function{fn}); err != nil {
+				t.Fatal(err)
+			}
+			before, err := records.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bus.Enqueue(ctx, fn.Name, []byte(`{}`), ""); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the event dead-lettered", func() bool {
+				st := bus.Stats()
+				return len(st) == 1 && st[0].DeadLettered == 1
+			})
+			dest.mu.Lock()
+			ids := append([]string(nil), dest.ids...)
+			dest.mu.Unlock()
+			if len(ids) != 2 || ids[0] != ids[1] || !strings.HasPrefix(ids[0], "dlq-"+StreamName+"-") {
+				t.Errorf("hand-off dedupe ids %q, want the same dlq- id twice", ids)
+			}
+			after, err := records.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := after.State.Msgs - before.State.Msgs; n != 1 {
+				t.Errorf("%d records stored, want 1", n)
+			}
+		})
 	}
 }

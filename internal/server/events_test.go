@@ -29,11 +29,19 @@ import (
 type eventsNode struct {
 	*testNode
 	sqs *sqs.Client
+	// stop shuts the server down, once (also at the test's end).
+	stop func()
 }
 
 // startEventsNode starts a server with testdata/events deployed and retries
 // 50 ms apart instead of minutes.
 func startEventsNode(t *testing.T, dataDir string) *eventsNode {
+	return startEventsNodeWith(t, dataDir, nil)
+}
+
+// startEventsNodeWith is startEventsNode with configure applied to the
+// configuration before the server starts.
+func startEventsNodeWith(t *testing.T, dataDir string, configure func(*Config)) *eventsNode {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -42,6 +50,9 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 	cfg.BuildCacheDir = buildCache
 	cfg.Logs = logs
 	cfg.RetryBackoff = 50 * time.Millisecond
+	if configure != nil {
+		configure(&cfg)
+	}
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +60,12 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		if err := srv.Shutdown(context.Background()); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	stack, err := template.Load("testdata/events/template.yaml", template.Options{StackName: "events"})
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +79,7 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 		testNode: &testNode{srv: srv, client: newClient(srv, creds), logs: logs, dep: dep},
 		sqs: sqs.New(sqs.Options{Region: srv.Region(), BaseEndpoint: aws.String(srv.EndpointURL()), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")}),
+		stop: stop,
 	}
 }
 

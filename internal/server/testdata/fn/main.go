@@ -15,10 +15,13 @@ import (
 )
 
 type event struct {
-	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen, clientcontext
+	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen, clientcontext, fail-once
 	Ms     int    `json:"ms"`
-	Bytes  int    `json:"bytes"`
-	Name   string `json:"name"`
+	// File is fail-once's marker: the first invocation creates it and
+	// fails, later ones (in any process) succeed.
+	File  string `json:"file"`
+	Bytes int    `json:"bytes"`
+	Name  string `json:"name"`
 	// Records is set for SQS and SNS events: each record's body (or SNS
 	// message) is itself an event; the whole event is printed as one
 	// "EVENT {json}" line for the tests to decode.
@@ -70,6 +73,13 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	switch e.Action {
 	case "error":
 		return nil, errors.New("something went wrong")
+	case "fail-once":
+		if _, err := os.Stat(e.File); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(e.File, nil, 0o644); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("failing once")
+		}
 	case "panic":
 		panic("boom")
 	case "exit":
