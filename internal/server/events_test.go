@@ -232,12 +232,47 @@ func TestAsyncInvocation(t *testing.T) {
 
 	t.Run("a Lambda destination is invoked asynchronously with the record", func(t *testing.T) {
 		id := n.invokeAsync(t, "Chained", map[string]string{"name": "chain"})
+		var raw string
 		end := time.Now().Add(30 * time.Second)
-		for !strings.Contains(n.logs.String(), "Target | START RequestId:") {
-			if time.Now().After(end) {
-				t.Fatalf("Target never ran (record of %s)\n%s", id, n.logs.String())
+		for raw == "" {
+			for _, line := range strings.Split(n.logs.String(), "\n") {
+				if rest, ok := strings.CutPrefix(line, "Target | RECORD "); ok {
+					raw = rest
+				}
+			}
+			if raw == "" && time.Now().After(end) {
+				t.Fatalf("Target never got the record of %s\n%s", id, n.logs.String())
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+		r := decodeRecord(t, sqstypes.Message{Body: &raw})
+		if r.Version != "1.0" || r.RequestContext.RequestID != id || r.RequestContext.Condition != "Success" ||
+			r.RequestContext.ApproximateInvokeCount != 1 ||
+			r.RequestContext.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:Chained:$LATEST" ||
+			string(r.RequestPayload) != `{"name":"chain"}` || r.ResponseContext.StatusCode != 200 ||
+			r.ResponseContext.ExecutedVersion != "$LATEST" || r.ResponseContext.FunctionError != "" ||
+			!strings.Contains(string(r.ResponsePayload), `"hello":"chain"`) {
+			t.Errorf("Target got %s", raw)
+		}
+		if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.Timestamp); err != nil {
+			t.Errorf("timestamp %q: %v", r.Timestamp, err)
+		}
+	})
+
+	t.Run("an SNS dead-letter queue gets the payload and the error attributes", func(t *testing.T) {
+		id := n.invokeAsync(t, "ToTopicDLQ", map[string]string{"action": "error", "name": "to-sns-dlq"})
+		m := n.take(t, "Fanout", 1)[0] // the topic's unfiltered SQS subscription
+		var env struct {
+			Message           string
+			MessageAttributes map[string]struct{ Type, Value string }
+		}
+		if err := json.Unmarshal([]byte(*m.Body), &env); err != nil {
+			t.Fatal(err)
+		}
+		a := env.MessageAttributes
+		if env.Message != `{"action":"error","name":"to-sns-dlq"}` || a["RequestID"].Value != id || a["RequestID"].Type != "String" ||
+			a["ErrorCode"].Value != "200" || a["ErrorCode"].Type != "Number" || a["ErrorMessage"].Value != "something went wrong" {
+			t.Errorf("dead letter on the topic: %s", *m.Body)
 		}
 	})
 

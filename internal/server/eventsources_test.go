@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -16,15 +20,27 @@ import (
 // properties changed by edit.
 func (n *eventsNode) deployWithMapping(t *testing.T, edit func(props map[string]any)) *Deployment {
 	t.Helper()
+	return n.deployWithWork(t, edit, nil)
+}
+
+// deployWithWork redeploys testdata/events with the Work mapping's and the
+// Work queue's properties changed by the edits (nil: unchanged).
+func (n *eventsNode) deployWithWork(t *testing.T, mapping, queue func(props map[string]any)) *Deployment {
+	t.Helper()
 	stack, err := template.Load("testdata/events/template.yaml", template.Options{StackName: "events"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
-	for _, r := range stack.Resources {
+	for id, r := range stack.Resources {
 		if r.Type == "AWS::Lambda::EventSourceMapping" && strings.HasSuffix(fmt.Sprint(r.Properties["EventSourceArn"]), ":Work") {
-			edit(r.Properties)
+			if mapping != nil {
+				mapping(r.Properties)
+			}
 			found = true
+		}
+		if id == "Work" && queue != nil {
+			queue(r.Properties)
 		}
 	}
 	if !found {
@@ -78,5 +94,129 @@ func TestDisabledMappings(t *testing.T) {
 	n.waitReport(t, "the waiting message delivered", func(r *EventReport) bool {
 		rows := queueRows(r, "Work")
 		return len(rows) == 1 && rows[0].Delivered == 1 && rows[0].Visible == 0 && rows[0].InFlight == 0
+	})
+}
+
+// consumerEvents returns the SQS events Consumer printed so far.
+func consumerEvents(t *testing.T, logs string) []events.SQSEvent {
+	t.Helper()
+	var out []events.SQSEvent
+	for _, line := range strings.Split(logs, "\n") {
+		raw, ok := strings.CutPrefix(line, "Consumer | EVENT ")
+		if !ok {
+			continue
+		}
+		var ev events.SQSEvent
+		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
+			t.Fatalf("event %s: %v", raw, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func (n *eventsNode) sendWork(t *testing.T, bodies ...any) {
+	t.Helper()
+	for _, b := range bodies {
+		raw, _ := json.Marshal(b)
+		if _, err := n.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(n.queueURL("Work")), MessageBody: aws.String(string(raw))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBatchingWindow: with MaximumBatchingWindowInSeconds, messages sent
+// while the poller gathers join the first one's batch. The later two are
+// sent only once the first is in flight, so without the window the first
+// would have been invoked alone.
+func TestBatchingWindow(t *testing.T) {
+	n := startEventsNode(t, t.TempDir())
+	n.deployWithWork(t, func(p map[string]any) {
+		p["BatchSize"] = 10
+		p["MaximumBatchingWindowInSeconds"] = 3
+		p["ScalingConfig"] = map[string]any{"MaximumConcurrency": 1}
+	}, func(p map[string]any) { p["VisibilityTimeout"] = 60 })
+	n.sendWork(t, map[string]string{"name": "w1"})
+	n.waitReport(t, "the first message in flight", func(r *EventReport) bool {
+		rows := queueRows(r, "Work")
+		return len(rows) == 1 && rows[0].InFlight == 1
+	})
+	n.sendWork(t, map[string]string{"name": "w2"}, map[string]string{"name": "w3"})
+	n.waitReport(t, "three messages delivered", func(r *EventReport) bool {
+		rows := queueRows(r, "Work")
+		return len(rows) == 1 && rows[0].Delivered == 3
+	})
+	evs := consumerEvents(t, n.logs.String())
+	if len(evs) != 1 || len(evs[0].Records) != 3 {
+		var sizes []int
+		for _, ev := range evs {
+			sizes = append(sizes, len(ev.Records))
+		}
+		t.Errorf("batches of %v records, want one of 3", sizes)
+	}
+}
+
+// TestMaximumConcurrency: ScalingConfig.MaximumConcurrency bounds the
+// mapping's concurrent invocations. The fixture counts the invocations
+// running at once itself (files in a shared directory), so the bound is
+// observed, not inferred from timing; and it is reached, so a mapping that
+// ignored the setting (2 pollers by default) would fail too.
+func TestMaximumConcurrency(t *testing.T) {
+	n := startEventsNode(t, t.TempDir())
+	const limit, count = 3, 12
+	n.deployWithWork(t, func(p map[string]any) {
+		p["BatchSize"] = 1
+		p["ScalingConfig"] = map[string]any{"MaximumConcurrency": limit}
+	}, func(p map[string]any) { p["VisibilityTimeout"] = 60 })
+	dir := t.TempDir()
+	for i := range count {
+		n.sendWork(t, map[string]any{"action": "concurrency", "dir": dir, "ms": 400, "name": fmt.Sprint(i)})
+	}
+	n.waitReport(t, "every message delivered", func(r *EventReport) bool {
+		rows := queueRows(r, "Work")
+		return len(rows) == 1 && rows[0].Delivered == count
+	})
+	var seen []int
+	for _, line := range strings.Split(n.logs.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Consumer | CONCURRENT "); ok {
+			c, err := strconv.Atoi(rest)
+			if err != nil {
+				t.Fatalf("line %q", line)
+			}
+			seen = append(seen, c)
+		}
+	}
+	if len(seen) != count || slices.Max(seen) != limit {
+		t.Errorf("concurrent invocations seen %v, want %d invocations, at most and at some point %d at once", seen, count, limit)
+	}
+}
+
+// TestWholeBatchFailure: a function error (not a partial batch response)
+// leaves the whole batch to the visibility timeout; the message comes back
+// and, after maxReceiveCount (2), goes to the dead-letter queue.
+func TestWholeBatchFailure(t *testing.T) {
+	n := startEventsNode(t, t.TempDir())
+	n.sendWork(t, map[string]string{"action": "fail-batch", "name": "fb"})
+	dead := n.take(t, "WorkDLQ", 1)
+	if *dead[0].Body != `{"action":"fail-batch","name":"fb"}` {
+		t.Errorf("dead letter %s", *dead[0].Body)
+	}
+	deliveries := 0
+	for _, ev := range consumerEvents(t, n.logs.String()) {
+		for _, r := range ev.Records {
+			if r.Body == *dead[0].Body {
+				deliveries++
+				if r.Attributes["ApproximateReceiveCount"] != strconv.Itoa(deliveries) {
+					t.Errorf("delivery %d: ApproximateReceiveCount %s", deliveries, r.Attributes["ApproximateReceiveCount"])
+				}
+			}
+		}
+	}
+	if deliveries != 2 {
+		t.Errorf("%d deliveries, want maxReceiveCount 2", deliveries)
+	}
+	n.waitReport(t, "the failures and the redrive counted", func(r *EventReport) bool {
+		rows := queueRows(r, "Work")
+		return len(rows) == 1 && rows[0].Failed == 2 && rows[0].Redriven == 1 && rows[0].Delivered == 0
 	})
 }

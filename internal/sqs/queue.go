@@ -317,14 +317,17 @@ func (s *Store) Ensure(ctx context.Context, name string, attrs map[string]string
 func (s *Store) apply(ctx context.Context, q *Queue) error {
 	retention := time.Duration(q.intAttr("MessageRetentionPeriod")) * time.Second
 	st, err := s.cfg.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              streamName(q.Name),
-		Description:       "aloft: SQS queue " + q.Name,
-		Subjects:          []string{"aloft.sqs." + token(q.Name) + ".>"},
-		Retention:         jetstream.WorkQueuePolicy,
-		Storage:           jetstream.FileStorage,
-		Replicas:          s.cfg.Replicas,
-		MaxAge:            retention,
-		Duplicates:        5 * time.Minute,
+		Name:        streamName(q.Name),
+		Description: "aloft: SQS queue " + q.Name,
+		Subjects:    []string{"aloft.sqs." + token(q.Name) + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.cfg.Replicas,
+		MaxAge:      retention,
+		// SQS deduplicates within 5 minutes; JetStream's window may not
+		// exceed MaxAge, so a shorter retention shortens it (a message
+		// that is gone cannot be duplicated anyway).
+		Duplicates:        min(5*time.Minute, retention),
 		AllowMsgSchedules: true,
 	})
 	if err != nil {

@@ -22,6 +22,11 @@ type event struct {
 	File  string `json:"file"`
 	Bytes int    `json:"bytes"`
 	Name  string `json:"name"`
+	// Dir is concurrency's directory of running invocations.
+	Dir string `json:"dir"`
+	// RequestContext is set when the event is a Lambda destination record:
+	// the function prints it as one "RECORD {json}" line.
+	RequestContext json.RawMessage `json:"requestContext"`
 	// Records is set for SQS and SNS events: each record's body (or SNS
 	// message) is itself an event; the whole event is printed as one
 	// "EVENT {json}" line for the tests to decode.
@@ -53,15 +58,41 @@ func batch(raw json.RawMessage, e event) (any, error) {
 			out.BatchItemFailures = append(out.BatchItemFailures, failure{r.MessageID})
 		case "fail-batch":
 			return nil, errors.New("the whole batch failed")
+		case "concurrency":
+			if err := concurrent(inner); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
+}
+
+// concurrent counts the invocations running at once, in any process: each
+// leaves a file in e.Dir while it sleeps e.Ms, and prints "CONCURRENT n",
+// n being the files it sees, its own included.
+func concurrent(e event) error {
+	f, err := os.CreateTemp(e.Dir, "running-")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	running, err := os.ReadDir(e.Dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("CONCURRENT %d\n", len(running))
+	time.Sleep(time.Duration(e.Ms) * time.Millisecond)
+	return nil
 }
 
 func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	var e event
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, err
+	}
+	if e.RequestContext != nil {
+		fmt.Printf("RECORD %s\n", raw)
 	}
 	if len(e.Records) > 0 {
 		return batch(raw, e)
