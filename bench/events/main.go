@@ -149,9 +149,8 @@ func run(n, latN, conc int, syncAlways bool, tmpl string) error {
 	default:
 	}
 	for {
-		stats, _ := srv.EventStats()
 		var delivered int64
-		for _, s := range stats {
+		for _, s := range srv.EventStats().Functions {
 			if s.Function == "Sink" {
 				delivered = s.Delivered
 			}

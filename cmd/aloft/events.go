@@ -26,8 +26,10 @@ func newEventsCommand() *cobra.Command {
 invocations (accepted, delivered, retried, throttled, failed, dead-lettered,
 dropped on this node since it started; waiting, in flight, retries scheduled
 and the oldest age from JetStream); for each queue, its messages and the function its event
-source mapping invokes (batches, delivered, failed); for each topic, its
-subscriptions and the publications not yet fanned out.`,
+source mapping invokes (batches, delivered, failed) and the messages moved to
+its dead-letter queue (redriven); for each topic, its subscriptions, the
+publications not yet fanned out, and this node's fan-out counters (published,
+copies delivered, filtered out, failed and retried, dropped).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEvents(cmd.Context(), cmd.OutOrStdout(), endpoint, asJSON)
@@ -86,20 +88,21 @@ func printEvents(out io.Writer, rep *server.EventReport) error {
 			f.Failed, f.DeadLettered, f.Dropped, f.Waiting, f.InFlight, f.Scheduled, ageString(f.OldestAgeSeconds))
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "QUEUE\tVISIBLE\tIN FLIGHT\tDELAYED\tOLDEST\tFUNCTION\tBATCHES\tDELIVERED\tFAILED\tTHROTTLED")
+	fmt.Fprintln(tw, "QUEUE\tVISIBLE\tIN FLIGHT\tDELAYED\tOLDEST\tREDRIVEN\tFUNCTION\tBATCHES\tDELIVERED\tFAILED\tTHROTTLED")
 	for _, q := range rep.Queues {
 		fn := q.Function
 		if fn == "" {
 			fn = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\n", q.Queue, q.Visible, q.InFlight, q.Delayed, ageString(q.OldestAgeSeconds),
-			fn, q.Batches, q.Delivered, q.Failed, q.Throttled)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", q.Queue, q.Visible, q.InFlight, q.Delayed, ageString(q.OldestAgeSeconds),
+			q.Redriven, fn, q.Batches, q.Delivered, q.Failed, q.Throttled)
 	}
 	if len(rep.Topics) > 0 {
 		fmt.Fprintln(tw)
-		fmt.Fprintln(tw, "TOPIC\tSUBSCRIPTIONS\tPENDING\tOLDEST")
+		fmt.Fprintln(tw, "TOPIC\tSUBSCRIPTIONS\tPENDING\tOLDEST\tPUBLISHED\tDELIVERED\tFILTERED\tFAILED\tDROPPED")
 		for _, t := range rep.Topics {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", t.Topic, t.Subscriptions, t.Pending, ageString(t.OldestAgeSeconds))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\n", t.Topic, t.Subscriptions, t.Pending, ageString(t.OldestAgeSeconds),
+				t.Published, t.Delivered, t.Filtered, t.Failed, t.Dropped)
 		}
 	}
 	return tw.Flush()

@@ -136,7 +136,7 @@ func runUp(ctx context.Context, out io.Writer, path string, f upFlags) error {
 
 func printSummary(out io.Writer, srv *server.Server, stack *template.Stack, dep *server.Deployment) {
 	creds := srv.Credentials()
-	fmt.Fprintf(out, "aloft: stack %s, AWS endpoint %s (region %s)\n", stack.Name, srv.EndpointURL(), srv.Region())
+	fmt.Fprintf(out, "aloft: stack %s, AWS endpoint %s (region %s), JetStream durability: %s\n", stack.Name, srv.EndpointURL(), srv.Region(), srv.Durability())
 	fmt.Fprintf(out, "aloft: credentials: export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n",
 		creds.AccessKeyID, creds.SecretAccessKey, srv.Region())
 	if ca := srv.CAPath(); ca != "" {

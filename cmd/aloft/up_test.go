@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +57,16 @@ func TestCredentialsFromEnv(t *testing.T) {
 	c, err := credentialsFromEnv()
 	if err != nil || c.AccessKeyID != "AKIAX" || c.SecretAccessKey != "s" {
 		t.Fatalf("both set: %v %v", c, err)
+	}
+}
+
+// TestSyncAlwaysWithNATSIsRefused: --sync always configures the embedded
+// server only, so with --nats it would be a silent no-op.
+func TestSyncAlwaysWithNATSIsRefused(t *testing.T) {
+	var out strings.Builder
+	err := runUp(context.Background(), &out, "testdata/s3/template.yaml", upFlags{data: t.TempDir(), endpoint: "127.0.0.1:0",
+		nats: "nats://127.0.0.1:4222", sync: "always"})
+	if err == nil || !strings.Contains(err.Error(), "--sync always configures the embedded NATS server") {
+		t.Errorf("aloft up --sync always --nats: %v", err)
 	}
 }

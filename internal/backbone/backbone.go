@@ -124,6 +124,21 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 	return srv, nil
 }
 
+// Durability says how the embedded server writes JetStream data, as the
+// running server reports it: "sync always" (every write fsynced before it is
+// acknowledged) or "default" (fsynced every SyncInterval). It is "external"
+// when the backbone is an external NATS, whose servers' own configuration
+// decides.
+func (b *Backbone) Durability() string {
+	if b.srv == nil {
+		return "external"
+	}
+	if jsc := b.srv.JetStreamConfig(); jsc != nil && jsc.SyncAlways {
+		return "sync always"
+	}
+	return "default"
+}
+
 // Conn is the NATS connection, for core NATS subscriptions and requests.
 func (b *Backbone) Conn() *nats.Conn { return b.nc }
 

@@ -33,6 +33,9 @@ const (
 	HeaderRequestID = "Aloft-Request-Id"
 	HeaderAttempt   = "Aloft-Attempt"  // retries done so far: 0 on the first delivery
 	HeaderEnqueued  = "Aloft-Enqueued" // RFC 3339 time the event was accepted
+	// HeaderClientContext is the caller's X-Amz-Client-Context, decoded
+	// (JSON); the function gets it on every attempt, as on Lambda.
+	HeaderClientContext = "Aloft-Client-Context"
 )
 
 // Invoker runs one invocation synchronously; *runtime.Pool is one. It returns
@@ -176,20 +179,29 @@ func Token(name string) string {
 func workSubject(fn string) string { return "aloft.async.fn." + Token(fn) }
 
 // Enqueue accepts an asynchronous invocation of function: it returns the
-// request id once JetStream has stored the event.
-func (b *Bus) Enqueue(ctx context.Context, function string, payload []byte) (string, error) {
-	return b.EnqueueOnce(ctx, function, payload, "")
+// request id once JetStream has stored the event. clientContext is the
+// caller's decoded X-Amz-Client-Context ("" for none); the function receives
+// it with every attempt.
+func (b *Bus) Enqueue(ctx context.Context, function string, payload []byte, clientContext string) (string, error) {
+	return b.enqueue(ctx, function, payload, clientContext, "")
 }
 
 // EnqueueOnce is Enqueue for aloft's own hand-offs (a Lambda destination):
 // a second call with the same dedupeID within 5 minutes is accepted without
 // storing the event again. "" means no deduplication.
 func (b *Bus) EnqueueOnce(ctx context.Context, function string, payload []byte, dedupeID string) (string, error) {
+	return b.enqueue(ctx, function, payload, "", dedupeID)
+}
+
+func (b *Bus) enqueue(ctx context.Context, function string, payload []byte, clientContext, dedupeID string) (string, error) {
 	id := runtime.NewRequestID()
 	m := nats.NewMsg(workSubject(function))
 	m.Header.Set(HeaderRequestID, id)
 	m.Header.Set(HeaderAttempt, "0")
 	m.Header.Set(HeaderEnqueued, b.cfg.Now().UTC().Format(time.RFC3339Nano))
+	if clientContext != "" {
+		m.Header.Set(HeaderClientContext, clientContext)
+	}
 	if dedupeID != "" {
 		m.Header.Set(nats.MsgIdHdr, dedupeID)
 	}

@@ -3,10 +3,15 @@ package eventbus
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/backbone"
 	"github.com/aloft-dev/aloft/internal/runtime"
@@ -85,7 +90,7 @@ func TestMaximumEventAge(t *testing.T) {
 		Invoker: fail, MaxEventAge: time.Minute, OnFailure: "arn:aws:sqs:us-east-1:000000000000:failures"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.Enqueue(context.Background(), "f", []byte(`{"x":1}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "f", []byte(`{"x":1}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the OnFailure record", func() bool { return len(dest.get("arn:aws:sqs:us-east-1:000000000000:failures")) == 1 })
@@ -117,7 +122,7 @@ func TestThrottlingDoesNotSpendAttempts(t *testing.T) {
 		MaxRetryAttempts: &zero, OnSuccess: "arn:ok", OnFailure: "arn:failed"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.Enqueue(context.Background(), "g", []byte(`{}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "g", []byte(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "delivery after throttling", func() bool { return len(dest.get("arn:ok")) == 1 })
@@ -142,7 +147,7 @@ func TestUndeliveredEventsSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 10 {
-		if _, err := bus.Enqueue(ctx, "h", []byte(`{}`)); err != nil {
+		if _, err := bus.Enqueue(ctx, "h", []byte(`{}`), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +194,7 @@ func TestBacklogCountsScheduledRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := time.Now()
-	if _, err := bus.Enqueue(context.Background(), "r", []byte(`{}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "r", []byte(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	var bl Backlog
@@ -204,16 +209,30 @@ func TestBacklogCountsScheduledRetries(t *testing.T) {
 	}
 }
 
+// TestLongInvocationsAreNotRedelivered holds an invocation until the test
+// has seen the worker's in-progress heartbeats (+WPI on the message's ack
+// subject) span twice AckWait: only they keep the event from the second
+// waiting worker. Heartbeats come every AckWait/3, so a redelivery needs a
+// stall of more than two heartbeat intervals, far beyond scheduling noise.
 func TestLongInvocationsAreNotRedelivered(t *testing.T) {
 	bb, err := backbone.Start(context.Background(), backbone.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bb.Shutdown(context.Background()) })
+	const ackWait = 2 * time.Second
+	var beats atomic.Int64
+	sub, err := bb.Conn().Subscribe("$JS.ACK."+StreamName+".async-s.>", func(m *nats.Msg) {
+		if string(m.Data) == "+WPI" {
+			beats.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
 	dest := &sink{sent: map[string][]Message{}}
-	// AckWait is far shorter than the invocation: only the heartbeats keep
-	// the event from being handed to the second worker.
-	bus, err := New(context.Background(), Config{JetStream: bb.JetStream(), AckWait: 300 * time.Millisecond, Destinations: dest})
+	bus, err := New(context.Background(), Config{JetStream: bb.JetStream(), AckWait: ackWait, Destinations: dest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,17 +240,142 @@ func TestLongInvocationsAreNotRedelivered(t *testing.T) {
 	var calls atomic.Int64
 	slow := invokerFunc(func(*runtime.Request) (*runtime.Response, error) {
 		calls.Add(1)
-		time.Sleep(1500 * time.Millisecond) // the function's work, 5 AckWaits long
+		// The function's work: 6 heartbeats, two AckWaits. (Not
+		// eventually: this runs on a worker's goroutine.)
+		for end := time.Now().Add(20 * time.Second); beats.Load() < 6; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Errorf("%d heartbeats in 20 s", beats.Load())
+				break
+			}
+		}
 		return &runtime.Response{Payload: []byte(`null`)}, nil
 	})
 	if err := bus.Serve(context.Background(), []Function{{Name: "s", ARN: "arn:s", Invoker: slow, Concurrency: 2, OnSuccess: "arn:done"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.Enqueue(context.Background(), "s", []byte(`{}`)); err != nil {
+	if _, err := bus.Enqueue(context.Background(), "s", []byte(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the OnSuccess record", func() bool { return len(dest.get("arn:done")) == 1 })
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d invocations of one event", n)
+	}
+}
+
+func TestClientContextReachesEveryAttempt(t *testing.T) {
+	bus, dest := startBus(t, &clock{})
+	var mu sync.Mutex
+	var seen []string
+	fail := invokerFunc(func(r *runtime.Request) (*runtime.Response, error) {
+		mu.Lock()
+		seen = append(seen, r.ClientContext)
+		mu.Unlock()
+		return &runtime.Response{FunctionError: "Unhandled", Payload: []byte(`{}`)}, nil
+	})
+	if err := bus.Serve(context.Background(), []Function{{Name: "c", ARN: "arn:c", Invoker: fail, OnFailure: "arn:failed"}}); err != nil {
+		t.Fatal(err)
+	}
+	const cc = `{"custom":{"k":"v"}}`
+	if _, err := bus.Enqueue(context.Background(), "c", []byte(`{}`), cc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the OnFailure record", func() bool { return len(dest.get("arn:failed")) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || seen[0] != cc || seen[1] != cc || seen[2] != cc {
+		t.Errorf("client context per attempt: %q", seen)
+	}
+}
+
+// storingDest stores each record in a real stream, deduplicated by the
+// message's DedupeID as aloft's destinations are; failFirst makes the first
+// Send report an error after storing, as a crash between the dead-letter
+// publish and the ack would.
+type storingDest struct {
+	js        jetstream.JetStream
+	failFirst atomic.Bool
+	mu        sync.Mutex
+	ids       []string
+}
+
+func (d *storingDest) Send(ctx context.Context, arn string, m Message) error {
+	d.mu.Lock()
+	d.ids = append(d.ids, m.DedupeID)
+	d.mu.Unlock()
+	msg := nats.NewMsg("records." + Token(arn))
+	msg.Header.Set(nats.MsgIdHdr, m.DedupeID)
+	msg.Data = m.Body
+	if _, err := d.js.PublishMsg(ctx, msg); err != nil {
+		return err
+	}
+	if d.failFirst.CompareAndSwap(true, false) {
+		return errors.New("lost the ack")
+	}
+	return nil
+}
+
+// TestDeadLetterHandOffIsDeduplicated: an event whose dead-letter hand-off
+// is repeated (redelivered after the record was stored) hands off the same
+// dedupe id each time, so the target stores one record.
+func TestDeadLetterHandOffIsDeduplicated(t *testing.T) {
+	bb, err := backbone.Start(context.Background(), backbone.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bb.Shutdown(context.Background()) })
+	ctx := context.Background()
+	records, err := bb.JetStream().CreateStream(ctx, jetstream.StreamConfig{Name: "RECORDS", Subjects: []string{"records.>"}, Duplicates: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		fn   Function
+	}{
+		{"OnFailure", Function{OnFailure: "arn:failures"}},
+		{"DeadLetterConfig", Function{DeadLetter: "arn:dlq"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dest := &storingDest{js: bb.JetStream()}
+			dest.failFirst.Store(true)
+			bus, err := New(ctx, Config{JetStream: bb.JetStream(), ThrottleDelay: 20 * time.Millisecond, Destinations: dest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bus.Shutdown(ctx)
+			zero := 0
+			fn := tc.fn
+			fn.Name, fn.ARN, fn.MaxRetryAttempts = "d"+tc.name, "arn:d", &zero
+			fn.Invoker = invokerFunc(func(*runtime.Request) (*runtime.Response, error) {
+				return &runtime.Response{FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"no"}`)}, nil
+			})
+			if err := bus.Serve(ctx, []Function{fn}); err != nil {
+				t.Fatal(err)
+			}
+			before, err := records.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bus.Enqueue(ctx, fn.Name, []byte(`{}`), ""); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the event dead-lettered", func() bool {
+				st := bus.Stats()
+				return len(st) == 1 && st[0].DeadLettered == 1
+			})
+			dest.mu.Lock()
+			ids := append([]string(nil), dest.ids...)
+			dest.mu.Unlock()
+			if len(ids) != 2 || ids[0] != ids[1] || !strings.HasPrefix(ids[0], "dlq-"+StreamName+"-") {
+				t.Errorf("hand-off dedupe ids %q, want the same dlq- id twice", ids)
+			}
+			after, err := records.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := after.State.Msgs - before.State.Msgs; n != 1 {
+				t.Errorf("%d records stored, want 1", n)
+			}
+		})
 	}
 }

@@ -47,15 +47,17 @@ func (w *worker) run(ctx context.Context) {
 // event is an asynchronous invocation as read back from the stream.
 type event struct {
 	requestID string
-	attempt   int
-	enqueued  time.Time
-	payload   []byte
-	seq       uint64
+	// clientContext is the caller's decoded X-Amz-Client-Context, or "".
+	clientContext string
+	attempt       int
+	enqueued      time.Time
+	payload       []byte
+	seq           uint64
 }
 
 func parseEvent(msg jetstream.Msg) (event, error) {
 	h := msg.Headers()
-	e := event{requestID: h.Get(HeaderRequestID), payload: msg.Data()}
+	e := event{requestID: h.Get(HeaderRequestID), clientContext: h.Get(HeaderClientContext), payload: msg.Data()}
 	var err error
 	if e.attempt, err = strconv.Atoi(h.Get(HeaderAttempt)); err != nil {
 		return e, fmt.Errorf("header %s: %w", HeaderAttempt, err)
@@ -95,7 +97,8 @@ func (w *worker) deliver(ctx context.Context, msg jetstream.Msg) {
 	}
 	w.stats.InFlight.Add(1)
 	stop := w.heartbeat(msg)
-	resp, err := w.fn.Invoker.Invoke(ctx, &runtime.Request{RequestID: invocationID(ev), Payload: ev.payload, InvokedARN: w.fn.ARN})
+	resp, err := w.fn.Invoker.Invoke(ctx, &runtime.Request{RequestID: invocationID(ev), Payload: ev.payload, InvokedARN: w.fn.ARN,
+		ClientContext: ev.clientContext})
 	stop()
 	w.stats.InFlight.Add(-1)
 	switch {
@@ -182,6 +185,9 @@ func (w *worker) retry(ctx context.Context, ev event) error {
 	m.Header.Set(HeaderRequestID, ev.requestID)
 	m.Header.Set(HeaderAttempt, strconv.Itoa(next))
 	m.Header.Set(HeaderEnqueued, ev.enqueued.UTC().Format(time.RFC3339Nano))
+	if ev.clientContext != "" {
+		m.Header.Set(HeaderClientContext, ev.clientContext)
+	}
 	m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("%s-%d", ev.requestID, next))
 	m.Data = ev.payload
 	_, err := w.bus.cfg.JetStream.PublishMsg(ctx, m)

@@ -71,7 +71,7 @@ func (s *Service) invoke(w http.ResponseWriter, r *http.Request, name string) {
 	}
 
 	if invocationType == "Event" {
-		id, err := s.cfg.Async.Enqueue(r.Context(), fn.Configuration.FunctionName, payload)
+		id, err := s.cfg.Async.Enqueue(r.Context(), fn.Configuration.FunctionName, payload, req.ClientContext)
 		if err != nil {
 			writeError(w, awsapi.AsError(err))
 			return

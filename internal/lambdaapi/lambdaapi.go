@@ -44,9 +44,11 @@ type Registry interface {
 
 // AsyncInvoker accepts asynchronous invocations (X-Amz-Invocation-Type:
 // Event). Enqueue returns the request id only once the event is stored
-// durably; *eventbus.Bus is one.
+// durably; clientContext is the decoded X-Amz-Client-Context ("" for none),
+// which the function must receive as with a synchronous invocation.
+// *eventbus.Bus is one.
 type AsyncInvoker interface {
-	Enqueue(ctx context.Context, function string, payload []byte) (requestID string, err error)
+	Enqueue(ctx context.Context, function string, payload []byte, clientContext string) (requestID string, err error)
 }
 
 // Config configures a Service.

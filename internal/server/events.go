@@ -43,7 +43,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	var err error
 	ev.queues, err = sqs.NewStore(ctx, sqs.Config{
 		JetStream: s.bb.JetStream(), Conn: s.bb.Conn(), Region: s.cfg.Region, AccountID: s.cfg.AccountID,
-		Endpoint: s.EndpointURL, Replicas: s.cfg.Replicas,
+		Endpoint: s.EndpointURL, Replicas: s.cfg.Replicas, Logs: s.logs.prefixed("events"),
 	})
 	if err != nil {
 		return err
@@ -125,6 +125,16 @@ func (s *Server) deployEventSources(ctx context.Context, stack *template.Stack, 
 		if _, err := s.ev.queues.Ensure(ctx, r.Attrs["QueueName"], attrs); err != nil {
 			return nil, fmt.Errorf("queue %s: %w", id, err)
 		}
+		inert := map[string]string{}
+		for _, k := range []string{"KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled", "RedriveAllowPolicy"} {
+			if v, ok := r.Properties[k]; ok {
+				inert[k] = fmt.Sprint(v)
+			}
+		}
+		inert["FifoThroughputLimit"] = attrs["FifoThroughputLimit"]
+		for _, w := range sqs.InertAttributes(inert) {
+			warnings = append(warnings, fmt.Sprintf("queue %s: %s", id, w))
+		}
 		dep.Events = append(dep.Events, fmt.Sprintf("queue %s: %s", r.Attrs["QueueName"], s.ev.queues.URL(r.Attrs["QueueName"])))
 	}
 
@@ -176,8 +186,16 @@ func (s *Server) deployEventSources(ctx context.Context, stack *template.Stack, 
 		if arnService(src) != "sqs" {
 			continue
 		}
-		if en, ok := r.Properties["Enabled"].(bool); ok && !en {
-			continue
+		if v, ok := r.Properties["Enabled"]; ok {
+			en, ok := boolProp(v)
+			if !ok {
+				warnings = append(warnings, fmt.Sprintf("event source mapping %s: Enabled is %v, not true or false: the mapping is not started", id, v))
+				continue
+			}
+			if !en {
+				dep.Events = append(dep.Events, fmt.Sprintf("SQS %s → function %s (disabled)", sqs.NameFromURL(src), r.Properties["FunctionName"]))
+				continue
+			}
 		}
 		fnName, _ := r.Properties["FunctionName"].(string)
 		if i := strings.LastIndex(fnName, ":function:"); i >= 0 {
@@ -230,6 +248,11 @@ func queueAttributes(r *template.Resource) (map[string]string, error) {
 				return nil, fmt.Errorf("%s must be a number", k)
 			}
 			attrs[k] = strconv.Itoa(n)
+		}
+	}
+	for _, k := range []string{"DeduplicationScope", "FifoThroughputLimit"} {
+		if v, ok := r.Properties[k].(string); ok {
+			attrs[k] = v
 		}
 	}
 	for _, k := range []string{"FifoQueue", "ContentBasedDeduplication"} {
@@ -293,6 +316,23 @@ func functionName(arn string) (string, bool) {
 	}
 	name, _, _ := strings.Cut(arn[i+len(":function:"):], ":")
 	return name, name != ""
+}
+
+// boolProp reads a template boolean: CloudFormation takes true and false as
+// booleans or as strings (any case).
+func boolProp(v any) (bool, bool) {
+	switch b := v.(type) {
+	case bool:
+		return b, true
+	case string:
+		switch strings.ToLower(b) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
 }
 
 func intProp(v any) (int, bool) {
@@ -487,12 +527,21 @@ func (s *Server) deployTopics(ctx context.Context, stack *template.Stack, ids []
 	return warnings, nil
 }
 
+// EventStats is this node's event counters since it started.
+type EventStats struct {
+	Functions []eventbus.FunctionStats
+	Mappings  []sqs.PollerStats
+	Queues    []sqs.QueueStats
+	Topics    []sns.TopicStats
+}
+
 // EventStats returns this node's asynchronous-invocation counters per
-// function and its SQS pollers' counters per event source mapping.
-func (s *Server) EventStats() ([]eventbus.FunctionStats, []sqs.PollerStats) {
-	var polls []sqs.PollerStats
+// function, its SQS pollers' counters per event source mapping, and its
+// queue and topic counters.
+func (s *Server) EventStats() EventStats {
+	st := EventStats{Functions: s.ev.bus.Stats(), Queues: s.ev.queues.Stats(), Topics: s.ev.topics.Stats()}
 	if s.ev.pollers != nil {
-		polls = s.ev.pollers.Stats()
+		st.Mappings = s.ev.pollers.Stats()
 	}
-	return s.ev.bus.Stats(), polls
+	return st
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -30,11 +31,19 @@ import (
 type eventsNode struct {
 	*testNode
 	sqs *sqs.Client
+	// stop shuts the server down, once (also at the test's end).
+	stop func()
 }
 
 // startEventsNode starts a server with testdata/events deployed and retries
 // 50 ms apart instead of minutes.
 func startEventsNode(t *testing.T, dataDir string) *eventsNode {
+	return startEventsNodeWith(t, dataDir, nil)
+}
+
+// startEventsNodeWith is startEventsNode with configure applied to the
+// configuration before the server starts.
+func startEventsNodeWith(t *testing.T, dataDir string, configure func(*Config)) *eventsNode {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
@@ -43,6 +52,9 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 	cfg.BuildCacheDir = buildCache
 	cfg.Logs = logs
 	cfg.RetryBackoff = 50 * time.Millisecond
+	if configure != nil {
+		configure(&cfg)
+	}
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -50,11 +62,12 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		if err := srv.Shutdown(context.Background()); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	stack, err := template.Load("testdata/events/template.yaml", template.Options{StackName: "events"})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +81,7 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 		testNode: &testNode{srv: srv, client: newClient(srv, creds), logs: logs, dep: dep},
 		sqs: sqs.New(sqs.Options{Region: srv.Region(), BaseEndpoint: aws.String(srv.EndpointURL()), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")}),
+		stop: stop,
 	}
 }
 
@@ -160,6 +174,19 @@ func TestAsyncInvocation(t *testing.T) {
 		}
 	})
 
+	t.Run("the caller's client context reaches the function", func(t *testing.T) {
+		cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"tenant":"blue"}}`))
+		out, err := n.client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("Async"),
+			Payload: []byte(`{"action":"clientcontext"}`), InvocationType: lambdatypes.InvocationTypeEvent, ClientContext: aws.String(cc)})
+		if err != nil || out.StatusCode != 202 {
+			t.Fatalf("async invoke: %v %v", out, err)
+		}
+		r := decodeRecord(t, n.take(t, "Results", 1)[0])
+		if string(r.ResponsePayload) != `{"clientContext":{"tenant":"blue"}}` {
+			t.Errorf("the function saw %s", r.ResponsePayload)
+		}
+	})
+
 	t.Run("failures are retried twice with backoff, then go to OnFailure", func(t *testing.T) {
 		n.invokeAsync(t, "Async", map[string]string{"action": "error", "name": "retried"})
 		r := decodeRecord(t, n.take(t, "Failures", 1)[0])
@@ -207,12 +234,47 @@ func TestAsyncInvocation(t *testing.T) {
 
 	t.Run("a Lambda destination is invoked asynchronously with the record", func(t *testing.T) {
 		id := n.invokeAsync(t, "Chained", map[string]string{"name": "chain"})
+		var raw string
 		end := time.Now().Add(30 * time.Second)
-		for !strings.Contains(n.logs.String(), "Target | START RequestId:") {
-			if time.Now().After(end) {
-				t.Fatalf("Target never ran (record of %s)\n%s", id, n.logs.String())
+		for raw == "" {
+			for _, line := range strings.Split(n.logs.String(), "\n") {
+				if rest, ok := strings.CutPrefix(line, "Target | RECORD "); ok {
+					raw = rest
+				}
+			}
+			if raw == "" && time.Now().After(end) {
+				t.Fatalf("Target never got the record of %s\n%s", id, n.logs.String())
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+		r := decodeRecord(t, sqstypes.Message{Body: &raw})
+		if r.Version != "1.0" || r.RequestContext.RequestID != id || r.RequestContext.Condition != "Success" ||
+			r.RequestContext.ApproximateInvokeCount != 1 ||
+			r.RequestContext.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:Chained:$LATEST" ||
+			string(r.RequestPayload) != `{"name":"chain"}` || r.ResponseContext.StatusCode != 200 ||
+			r.ResponseContext.ExecutedVersion != "$LATEST" || r.ResponseContext.FunctionError != "" ||
+			!strings.Contains(string(r.ResponsePayload), `"hello":"chain"`) {
+			t.Errorf("Target got %s", raw)
+		}
+		if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.Timestamp); err != nil {
+			t.Errorf("timestamp %q: %v", r.Timestamp, err)
+		}
+	})
+
+	t.Run("an SNS dead-letter queue gets the payload and the error attributes", func(t *testing.T) {
+		id := n.invokeAsync(t, "ToTopicDLQ", map[string]string{"action": "error", "name": "to-sns-dlq"})
+		m := n.take(t, "Fanout", 1)[0] // the topic's unfiltered SQS subscription
+		var env struct {
+			Message           string
+			MessageAttributes map[string]struct{ Type, Value string }
+		}
+		if err := json.Unmarshal([]byte(*m.Body), &env); err != nil {
+			t.Fatal(err)
+		}
+		a := env.MessageAttributes
+		if env.Message != `{"action":"error","name":"to-sns-dlq"}` || a["RequestID"].Value != id || a["RequestID"].Type != "String" ||
+			a["ErrorCode"].Value != "200" || a["ErrorCode"].Type != "Number" || a["ErrorMessage"].Value != "something went wrong" {
+			t.Errorf("dead letter on the topic: %s", *m.Body)
 		}
 	})
 

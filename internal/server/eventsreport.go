@@ -21,13 +21,19 @@ type EventReport struct {
 	Topics    []TopicEvents    `json:"topics"`
 }
 
-// TopicEvents is one topic: its subscriptions and the publications not yet
-// fanned out to all of them.
+// TopicEvents is one topic: its subscriptions, the publications not yet
+// fanned out to all of them (JetStream), and this node's fan-out counters
+// (see sns.TopicStats).
 type TopicEvents struct {
 	Topic            string  `json:"topic"`
 	Subscriptions    int     `json:"subscriptions"`
 	Pending          uint64  `json:"pending"`
 	OldestAgeSeconds float64 `json:"oldestAgeSeconds"`
+	Published        int64   `json:"published"`
+	Delivered        int64   `json:"delivered"`
+	Filtered         int64   `json:"filtered"`
+	Failed           int64   `json:"failed"`
+	Dropped          int64   `json:"dropped"`
 }
 
 // FunctionEvents is one function's asynchronous invocations.
@@ -56,6 +62,9 @@ type QueueEvents struct {
 	InFlight         int64   `json:"inFlight"`
 	Delayed          int64   `json:"delayed"`
 	OldestAgeSeconds float64 `json:"oldestAgeSeconds"`
+	// Redriven counts the messages this node moved to the dead-letter
+	// queue.
+	Redriven int64 `json:"redriven"`
 	// Function, when a mapping polls the queue, with this node's counters.
 	Function  string `json:"function,omitempty"`
 	Batches   int64  `json:"batches,omitempty"`
@@ -108,9 +117,9 @@ func age(t time.Time) float64 {
 
 func (s *Server) eventReport(r *http.Request) (*EventReport, error) {
 	ctx := r.Context()
-	counters, polls := s.EventStats()
+	stats := s.EventStats()
 	byFn := map[string]FunctionEvents{}
-	for _, c := range counters {
+	for _, c := range stats.Functions {
 		byFn[c.Function] = FunctionEvents{Function: c.Function, Accepted: c.Accepted, Delivered: c.Delivered, Retried: c.Retried,
 			Throttled: c.Throttled, Failed: c.Failed, DeadLettered: c.DeadLettered, Dropped: c.Dropped}
 	}
@@ -140,8 +149,13 @@ func (s *Server) eventReport(r *http.Request) (*EventReport, error) {
 			return nil, err
 		}
 		base := QueueEvents{Queue: q, Visible: c.Visible, InFlight: c.InFlight, Delayed: c.Delayed, OldestAgeSeconds: age(c.Oldest)}
+		for _, qs := range stats.Queues {
+			if qs.Queue == q {
+				base.Redriven = qs.Redriven
+			}
+		}
 		matched := false
-		for _, p := range polls {
+		for _, p := range stats.Mappings {
 			if p.Queue == q {
 				qe := base
 				qe.Function, qe.Batches, qe.Delivered, qe.Failed, qe.Throttled = p.Function, p.Batches, p.Delivered, p.Failed, p.Throttled
@@ -166,7 +180,13 @@ func (s *Server) eventReport(r *http.Request) (*EventReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep.Topics = append(rep.Topics, TopicEvents{Topic: t.Name, Subscriptions: len(subs), Pending: bl.Pending, OldestAgeSeconds: age(bl.Oldest)})
+		te := TopicEvents{Topic: t.Name, Subscriptions: len(subs), Pending: bl.Pending, OldestAgeSeconds: age(bl.Oldest)}
+		for _, ts := range stats.Topics {
+			if ts.Topic == t.Name {
+				te.Published, te.Delivered, te.Filtered, te.Failed, te.Dropped = ts.Published, ts.Delivered, ts.Filtered, ts.Failed, ts.Dropped
+			}
+		}
+		rep.Topics = append(rep.Topics, te)
 	}
 	return rep, nil
 }

@@ -67,6 +67,7 @@ type Config struct {
 	Toolchains toolchain.Config
 	// SyncAlways makes the embedded JetStream fsync every write (--sync
 	// always): accepted events then survive an operating-system crash too.
+	// New refuses it together with NATSURL, where it could not apply.
 	SyncAlways bool
 	// Replicas is the replica count of aloft's event streams and buckets
 	// (async invocations, queues, topics); 0 means 1. Set 3 with NATSURL on
@@ -113,6 +114,11 @@ type closer interface {
 func New(cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: DataDir is required")
+	}
+	if cfg.SyncAlways && cfg.NATSURL != "" {
+		// It would configure nothing: fsync is a setting of the NATS
+		// servers themselves (jetstream { sync_interval: always }).
+		return nil, errors.New("server: --sync always configures the embedded NATS server; with --nats, set sync_interval: always in the NATS servers' jetstream configuration instead")
 	}
 	if cfg.Endpoint == "" {
 		cfg.Endpoint = "127.0.0.1:4566"
@@ -258,6 +264,11 @@ func (s *Server) Credentials() awsapi.Credentials { return s.creds }
 
 // Region is the region in the node's ARNs.
 func (s *Server) Region() string { return s.cfg.Region }
+
+// Durability is how the backbone writes JetStream data: "sync always",
+// "default", or "external" (a NATS cluster configured on its own), as the
+// running NATS server reports it.
+func (s *Server) Durability() string { return s.bb.Durability() }
 
 // EndpointURL is the AWS endpoint's URL with an IP literal host
 // (http://127.0.0.1:4566, https:// with Config.TLS), the form functions and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -74,33 +75,44 @@ type notification struct {
 }
 
 func (s *Store) deliver(ctx context.Context, msg jetstream.Msg) {
+	logf := func(format string, args ...any) { fmt.Fprintf(s.cfg.Logs, "sns: "+format+"\n", args...) }
 	md, err := msg.Metadata()
 	if err != nil {
+		logf("reading a publication: %v; it will be delivered again", err)
 		return
 	}
 	h := msg.Headers()
 	n := notification{id: h.Get(hdrMessageID), subject: h.Get(hdrSubject), message: string(msg.Data()), timestamp: h.Get(hdrTimestamp), seq: md.Sequence.Stream}
-	topic := msg.Subject()[len("aloft.sns."):]
+	topic := strings.ReplaceAll(msg.Subject()[len("aloft.sns."):], "=", ".")
+	stats := s.counters(topic)
 	if a := h.Get(hdrAttrs); a != "" {
 		if err := json.Unmarshal([]byte(a), &n.attrs); err != nil {
-			fmt.Fprintf(s.cfg.Logs, "sns: dropping publication %s: attributes: %v\n", n.id, err)
-			msg.Term()
+			stats.dropped.Add(1)
+			logf("dropping publication %s on %s: its attributes cannot be read (%v)", n.id, topic, err)
+			if err := msg.Term(); err != nil {
+				logf("terminate: %v", err)
+			}
 			return
 		}
 	}
 	subs, err := s.Subscriptions(ctx, s.TopicARN(topic))
 	if err != nil {
-		fmt.Fprintf(s.cfg.Logs, "sns: %v; the publication will be delivered again\n", err)
-		msg.NakWithDelay(time.Second)
+		logf("%v; the publication will be delivered again", err)
+		s.nak(msg, logf)
 		return
 	}
 	n.topicARN = s.TopicARN(topic)
-	if len(subs) > 0 {
-		n.topicARN = subs[0].TopicARN // the topic's name may have been a token
-	}
 	for _, sub := range subs {
 		fp, err := ParseFilterPolicy(sub.Attributes["FilterPolicy"], sub.Attributes["FilterPolicyScope"])
-		if err != nil || !fp.Match(n.message, n.attrs) {
+		if err != nil {
+			// Subscribe and SetSubscriptionAttributes check policies, so
+			// only a bucket edited behind aloft's back gets here.
+			stats.dropped.Add(1)
+			logf("dropping the copy of %s for %s: its filter policy cannot be read (%v)", n.id, sub.ARN, err)
+			continue
+		}
+		if !fp.Match(n.message, n.attrs) {
+			stats.filtered.Add(1)
 			continue
 		}
 		dedupe := fmt.Sprintf("sns-%d-%s", n.seq, sub.ARN[len(sub.TopicARN)+1:])
@@ -117,19 +129,32 @@ func (s *Store) deliver(ctx context.Context, msg jetstream.Msg) {
 			if err == nil {
 				err = s.cfg.Deliver.ToFunction(ctx, sub.Endpoint, payload, dedupe)
 			}
+		default:
+			err = fmt.Errorf("protocol %q: %w", sub.Protocol, ErrEndpointGone)
 		}
 		if errors.Is(err, ErrEndpointGone) {
-			fmt.Fprintf(s.cfg.Logs, "sns: dropping the copy of %s for %s: %v\n", n.id, sub.ARN, err)
+			stats.dropped.Add(1)
+			logf("dropping the copy of %s for %s: %v", n.id, sub.ARN, err)
 			continue
 		}
 		if err != nil {
-			fmt.Fprintf(s.cfg.Logs, "sns: delivering %s to %s: %v; the publication will be delivered again\n", n.id, sub.Endpoint, err)
-			msg.NakWithDelay(time.Second)
+			stats.failed.Add(1)
+			logf("delivering %s to %s: %v; the publication will be delivered again", n.id, sub.Endpoint, err)
+			s.nak(msg, logf)
 			return
 		}
+		stats.delivered.Add(1)
 	}
 	if err := msg.DoubleAck(ctx); err != nil {
-		fmt.Fprintf(s.cfg.Logs, "sns: ack: %v\n", err)
+		logf("ack: %v", err)
+		return
+	}
+	stats.published.Add(1)
+}
+
+func (s *Store) nak(msg jetstream.Msg, logf func(string, ...any)) {
+	if err := msg.NakWithDelay(time.Second); err != nil {
+		logf("nak: %v", err)
 	}
 }
 

@@ -85,6 +85,9 @@ type Store struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	statsMu sync.Mutex
+	stats   map[string]*topicCounters // by topic name (stats.go)
 }
 
 // NewStore creates (or opens) the stream, its fan-out consumer and the
@@ -125,7 +128,7 @@ func NewStore(ctx context.Context, cfg Config) (*Store, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("sns: consumer: %w", err)
 	}
-	return &Store{cfg: cfg, meta: kv, stream: st}, nil
+	return &Store{cfg: cfg, meta: kv, stream: st, stats: map[string]*topicCounters{}}, nil
 }
 
 // Topic is a topic as stored.

@@ -107,7 +107,7 @@ func (s *Store) Send(ctx context.Context, q *Queue, in SendInput) (*Sent, error)
 		}
 		m.Header.Set(hdrGroup, in.GroupID)
 		m.Header.Set(hdrDedup, dedup)
-		m.Header.Set(nats.MsgIdHdr, dedup)
+		m.Header.Set(nats.MsgIdHdr, fifoMsgID(q, in.GroupID, dedup))
 	} else if in.DedupeID != "" {
 		m.Header.Set(nats.MsgIdHdr, in.DedupeID)
 	} else if in.GroupID != "" {
@@ -137,6 +137,16 @@ func (s *Store) Send(ctx context.Context, q *Queue, in SendInput) (*Sent, error)
 		out.SequenceNumber = fmt.Sprintf("%020d", ack.Sequence)
 	}
 	return out, nil
+}
+
+// fifoMsgID is the JetStream dedupe id of a FIFO message: its
+// deduplication id, scoped to its group when DeduplicationScope is
+// messageGroup (the same id in two groups is then two messages).
+func fifoMsgID(q *Queue, group, dedup string) string {
+	if q.Attributes["DeduplicationScope"] == "messageGroup" {
+		return "g-" + groupToken(group) + "-" + dedup
+	}
+	return dedup
 }
 
 func validBody(s string) bool {
@@ -317,6 +327,8 @@ func (s *Store) prepare(ctx context.Context, q *Queue, m jetstream.Msg, visibili
 func (s *Store) redrive(ctx context.Context, q *Queue, dlqName string, m jetstream.Msg, seq uint64) error {
 	dlq, err := s.Get(ctx, dlqName)
 	if err != nil {
+		fmt.Fprintf(s.cfg.Logs, "sqs: %s: message %s is past maxReceiveCount but its dead-letter queue %s cannot be used (%v); it stays in the queue\n",
+			q.Name, m.Headers().Get(hdrMessageID), dlqName, err)
 		return fmt.Errorf("sqs: dead-letter queue %s of %s: %w", dlqName, q.Name, err)
 	}
 	out := nats.NewMsg(subjectFor(dlq, m.Headers().Get(hdrGroup)))
@@ -333,6 +345,14 @@ func (s *Store) redrive(ctx context.Context, q *Queue, dlqName string, m jetstre
 	if err := m.Term(); err != nil {
 		return fmt.Errorf("sqs: redrive from %s: %w", q.Name, err)
 	}
+	s.counters(q.Name).redriven.Add(1)
+	md, _ := m.Metadata()
+	var receives uint64
+	if md != nil {
+		receives = md.NumDelivered - 1
+	}
+	fmt.Fprintf(s.cfg.Logs, "sqs: %s: message %s moved to dead-letter queue %s after %d receives (maxReceiveCount exceeded)\n",
+		q.Name, m.Headers().Get(hdrMessageID), dlq.Name, receives)
 	return nil
 }
 

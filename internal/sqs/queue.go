@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,13 +47,20 @@ type Config struct {
 	Endpoint func() string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Logs receives a line per message moved to a dead-letter queue and per
+	// message that could not be; nil discards them.
+	Logs io.Writer
 }
 
 // Store holds the queues. It is safe for concurrent use and keeps no state
-// beyond what is in JetStream, so several nodes may share one.
+// beyond what is in JetStream (and this node's counters), so several nodes
+// may share one.
 type Store struct {
 	cfg  Config
 	meta jetstream.KeyValue
+
+	statsMu sync.Mutex
+	stats   map[string]*queueCounters // by queue name (stats.go)
 }
 
 // NewStore opens (creating when missing) the queue metadata bucket.
@@ -75,11 +84,14 @@ func NewStore(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logs == nil {
+		cfg.Logs = io.Discard
+	}
 	kv, err := cfg.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: metaBucket, History: 1, Replicas: cfg.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("sqs: bucket %s: %w", metaBucket, err)
 	}
-	return &Store{cfg: cfg, meta: kv}, nil
+	return &Store{cfg: cfg, meta: kv, stats: map[string]*queueCounters{}}, nil
 }
 
 // Queue is a queue's identity and attributes as stored.
@@ -119,6 +131,38 @@ var settable = map[string][2]int{
 	"KmsMasterKeyId":                {0, -1},
 	"KmsDataKeyReusePeriodSeconds":  {60, 86400},
 	"SqsManagedSseEnabled":          {0, -1},
+}
+
+// inert lists the attributes aloft stores and reports but that change
+// nothing: AWS clients set them routinely (CDK and the console turn on
+// SqsManagedSseEnabled, for one), so refusing them would break ordinary
+// templates and scripts. Setting one logs a line saying so.
+var inert = map[string]string{
+	"Policy":                       "aloft does not evaluate queue policies: any caller with aloft's credentials may use the queue",
+	"RedriveAllowPolicy":           "aloft does not restrict which queues may use this one as a dead-letter queue",
+	"KmsMasterKeyId":               "aloft does not encrypt queues",
+	"KmsDataKeyReusePeriodSeconds": "aloft does not encrypt queues",
+	"SqsManagedSseEnabled":         "aloft does not encrypt queues",
+	"FifoThroughputLimit":          "aloft applies no throughput quota to FIFO queues",
+}
+
+// InertAttributes returns one sentence per attribute in attrs that aloft
+// accepts without effect (see the README), sorted.
+func InertAttributes(attrs map[string]string) []string {
+	var out []string
+	for k, v := range attrs {
+		if why, ok := inert[k]; ok && v != "" {
+			out = append(out, fmt.Sprintf("%s is stored but has no effect: %s", k, why))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Store) logInert(queue string, attrs map[string]string) {
+	for _, line := range InertAttributes(attrs) {
+		fmt.Fprintf(s.cfg.Logs, "sqs: %s: %s\n", queue, line)
+	}
 }
 
 var queueNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
@@ -176,9 +220,14 @@ func validateAttributes(name string, attrs map[string]string) *awsapi.Error {
 			if v != "true" && v != "false" || (v == "true") != fifo {
 				return errorf(codeInvalidAttributeValue, "Invalid value for the parameter FifoQueue. Reason: The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix.")
 			}
-		case "ContentBasedDeduplication":
+		case "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit":
 			if !fifo {
-				return errorf(codeInvalidAttributeName, "Unknown Attribute ContentBasedDeduplication.")
+				return errorf(codeInvalidAttributeName, "Unknown Attribute %s.", k)
+			}
+			valid := map[string][]string{"ContentBasedDeduplication": {"true", "false"}, "DeduplicationScope": {"queue", "messageGroup"},
+				"FifoThroughputLimit": {"perQueue", "perMessageGroupId"}}[k]
+			if v != valid[0] && v != valid[1] {
+				return errorf(codeInvalidAttributeValue, "Invalid value for the parameter %s.", k)
 			}
 		case "RedrivePolicy":
 			if v == "" {
@@ -246,6 +295,7 @@ func (s *Store) Create(ctx context.Context, name string, attrs map[string]string
 	if _, err := s.meta.Put(ctx, token(name), b); err != nil {
 		return nil, fmt.Errorf("sqs: store queue %s: %w", name, err)
 	}
+	s.logInert(name, attrs)
 	return q, nil
 }
 
@@ -267,14 +317,17 @@ func (s *Store) Ensure(ctx context.Context, name string, attrs map[string]string
 func (s *Store) apply(ctx context.Context, q *Queue) error {
 	retention := time.Duration(q.intAttr("MessageRetentionPeriod")) * time.Second
 	st, err := s.cfg.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              streamName(q.Name),
-		Description:       "aloft: SQS queue " + q.Name,
-		Subjects:          []string{"aloft.sqs." + token(q.Name) + ".>"},
-		Retention:         jetstream.WorkQueuePolicy,
-		Storage:           jetstream.FileStorage,
-		Replicas:          s.cfg.Replicas,
-		MaxAge:            retention,
-		Duplicates:        5 * time.Minute,
+		Name:        streamName(q.Name),
+		Description: "aloft: SQS queue " + q.Name,
+		Subjects:    []string{"aloft.sqs." + token(q.Name) + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.cfg.Replicas,
+		MaxAge:      retention,
+		// SQS deduplicates within 5 minutes; JetStream's window may not
+		// exceed MaxAge, so a shorter retention shortens it (a message
+		// that is gone cannot be duplicated anyway).
+		Duplicates:        min(5*time.Minute, retention),
 		AllowMsgSchedules: true,
 	})
 	if err != nil {
@@ -330,6 +383,7 @@ func (s *Store) SetAttributes(ctx context.Context, q *Queue, attrs map[string]st
 	if _, err := s.meta.Put(ctx, token(q.Name), b); err != nil {
 		return fmt.Errorf("sqs: store queue %s: %w", q.Name, err)
 	}
+	s.logInert(q.Name, attrs)
 	return nil
 }
 

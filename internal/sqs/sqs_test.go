@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,25 @@ type harness struct {
 	client *sqs.Client
 	url    string
 	creds  awsapi.Credentials
+	logs   *logBuffer
+}
+
+// logBuffer is the store's log, safe for concurrent writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T) *harness {
@@ -42,7 +63,8 @@ func start(t *testing.T) *harness {
 	// serves.
 	srv := httptest.NewUnstartedServer(nil)
 	url := "http://" + srv.Listener.Addr().String()
-	store, err := NewStore(ctx, Config{JetStream: bb.JetStream(), Conn: bb.Conn(), Endpoint: func() string { return url }})
+	logs := &logBuffer{}
+	store, err := NewStore(ctx, Config{JetStream: bb.JetStream(), Conn: bb.Conn(), Endpoint: func() string { return url }, Logs: logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +81,7 @@ func start(t *testing.T) *harness {
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
 	})
-	return &harness{store: store, client: client, url: srv.URL, creds: creds}
+	return &harness{store: store, client: client, url: srv.URL, creds: creds, logs: logs}
 }
 
 func (h *harness) create(t *testing.T, name string, attrs map[string]string) string {
@@ -299,22 +321,40 @@ func TestFIFO(t *testing.T) {
 	}
 }
 
+// TestRedrive returns the message by hand (ChangeMessageVisibility 0), so
+// the receive count is exact: two receives, then the third receive moves it
+// to the dead-letter queue instead of returning it.
 func TestRedrive(t *testing.T) {
 	h := start(t)
+	ctx := context.Background()
 	h.create(t, "dead", nil)
-	url := h.create(t, "live", map[string]string{"VisibilityTimeout": "0",
+	url := h.create(t, "live", map[string]string{"VisibilityTimeout": "600",
 		"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dead","maxReceiveCount":2}`})
 	h.send(t, url, "poison")
-	n := 0
-	for range 5 {
-		n += len(h.receive(t, url, 1, 2*time.Second))
+	for i := 1; i <= 2; i++ {
+		got := h.receive(t, url, 1, 10*time.Second)
+		if len(got) != 1 || got[0].Attributes["ApproximateReceiveCount"] != strconv.Itoa(i) {
+			t.Fatalf("receive %d: %+v", i, got)
+		}
+		if _, err := h.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url),
+			ReceiptHandle: got[0].ReceiptHandle, VisibilityTimeout: 0}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n != 2 {
-		t.Errorf("received %d times, want maxReceiveCount 2", n)
+	out, err := h.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
+	if err != nil || len(out.Messages) != 0 {
+		t.Fatalf("third receive: %+v %v", out, err)
 	}
 	dead := h.receive(t, h.url+"/000000000000/dead", 1, 10*time.Second)
 	if len(dead) != 1 || *dead[0].Body != "poison" {
 		t.Fatalf("dead-letter queue: %+v", dead)
+	}
+	waitCount(t, h, "live", func(c Counts) bool { return c.Visible == 0 && c.InFlight == 0 && c.Delayed == 0 })
+	if st := h.store.Stats(); len(st) != 1 || st[0].Queue != "live" || st[0].Redriven != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if !strings.Contains(h.logs.String(), "moved to dead-letter queue dead after 2 receives") {
+		t.Errorf("the redrive is not logged:\n%s", h.logs.String())
 	}
 }
 

@@ -15,10 +15,18 @@ import (
 )
 
 type event struct {
-	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen
+	Action string `json:"action"` // echo (default), error, panic, exit, sleep, big, env, seen, clientcontext, fail-once
 	Ms     int    `json:"ms"`
-	Bytes  int    `json:"bytes"`
-	Name   string `json:"name"`
+	// File is fail-once's marker: the first invocation creates it and
+	// fails, later ones (in any process) succeed.
+	File  string `json:"file"`
+	Bytes int    `json:"bytes"`
+	Name  string `json:"name"`
+	// Dir is concurrency's directory of running invocations.
+	Dir string `json:"dir"`
+	// RequestContext is set when the event is a Lambda destination record:
+	// the function prints it as one "RECORD {json}" line.
+	RequestContext json.RawMessage `json:"requestContext"`
 	// Records is set for SQS and SNS events: each record's body (or SNS
 	// message) is itself an event; the whole event is printed as one
 	// "EVENT {json}" line for the tests to decode.
@@ -50,15 +58,41 @@ func batch(raw json.RawMessage, e event) (any, error) {
 			out.BatchItemFailures = append(out.BatchItemFailures, failure{r.MessageID})
 		case "fail-batch":
 			return nil, errors.New("the whole batch failed")
+		case "concurrency":
+			if err := concurrent(inner); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
+}
+
+// concurrent counts the invocations running at once, in any process: each
+// leaves a file in e.Dir while it sleeps e.Ms, and prints "CONCURRENT n",
+// n being the files it sees, its own included.
+func concurrent(e event) error {
+	f, err := os.CreateTemp(e.Dir, "running-")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	running, err := os.ReadDir(e.Dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("CONCURRENT %d\n", len(running))
+	time.Sleep(time.Duration(e.Ms) * time.Millisecond)
+	return nil
 }
 
 func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	var e event
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, err
+	}
+	if e.RequestContext != nil {
+		fmt.Printf("RECORD %s\n", raw)
 	}
 	if len(e.Records) > 0 {
 		return batch(raw, e)
@@ -70,6 +104,13 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	switch e.Action {
 	case "error":
 		return nil, errors.New("something went wrong")
+	case "fail-once":
+		if _, err := os.Stat(e.File); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(e.File, nil, 0o644); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("failing once")
+		}
 	case "panic":
 		panic("boom")
 	case "exit":
@@ -78,6 +119,9 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		time.Sleep(time.Duration(e.Ms) * time.Millisecond)
 	case "big":
 		return strings.Repeat("x", e.Bytes), nil
+	case "clientcontext":
+		lc, _ := lambdacontext.FromContext(ctx)
+		return map[string]any{"clientContext": lc.ClientContext.Custom}, nil
 	case "env":
 		env := map[string]string{}
 		for _, kv := range os.Environ() {
