@@ -25,6 +25,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/build"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3notify"
 	"github.com/aloft-dev/aloft/internal/toolchain"
 )
 
@@ -100,6 +101,7 @@ type Server struct {
 	gateway   *httpGateway // nil unless Config.HTTP is set
 	ev        *eventing    // asynchronous invocations and queues (events.go)
 	objects   objstore.Backend
+	notifier  *s3notify.Notifier // bucket notifications (notify.go)
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
@@ -184,7 +186,7 @@ func (s *Server) Start(ctx context.Context) error {
 	// S3 comes after the event services: its matcher for unsigned requests is
 	// the broadest.
 	routes = append(routes, s.eventRoutes()...)
-	s3, err := s.storageRoute()
+	s3, err := s.storageRoute(ctx)
 	if err != nil {
 		return s.abort(ctx, err)
 	}
