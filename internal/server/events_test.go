@@ -34,6 +34,12 @@ type eventsNode struct {
 // 50 ms apart instead of minutes.
 func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 	t.Helper()
+	return startEventsNodeWith(t, dataDir, "testdata/events/template.yaml", "events")
+}
+
+// startEventsNodeWith is startEventsNode with another template.
+func startEventsNodeWith(t *testing.T, dataDir, path, stackName string) *eventsNode {
+	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	cfg := DefaultConfig(dataDir)
@@ -53,7 +59,7 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	stack, err := template.Load("testdata/events/template.yaml", template.Options{StackName: "events"})
+	stack, err := template.Load(path, template.Options{StackName: stackName})
 	if err != nil {
 		t.Fatal(err)
 	}
