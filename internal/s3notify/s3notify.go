@@ -71,7 +71,9 @@ func (r Rule) Matches(event, key string) bool {
 	return strings.HasPrefix(key, r.Prefix) && strings.HasSuffix(key, r.Suffix)
 }
 
-func (r Rule) configurationID() string {
+// ConfigurationID is the configurationId records of the rule carry: its ID,
+// or one derived from the rule's content when it has none.
+func (r Rule) ConfigurationID() string {
 	if r.ID != "" {
 		return r.ID
 	}
@@ -221,7 +223,7 @@ func (n *Notifier) deliver(ctx context.Context, in intent, info objstore.ObjectI
 		if err != nil {
 			return fmt.Errorf("s3notify: %w", err)
 		}
-		if err := n.cfg.Sender.Send(ctx, r.Target, payload, in.Sequencer+"-"+r.configurationID()); err != nil {
+		if err := n.cfg.Sender.Send(ctx, r.Target, payload, in.Sequencer+"-"+r.ConfigurationID()); err != nil {
 			return fmt.Errorf("s3notify: send %s/%s to %s: %w", in.Write.Bucket, in.Write.Key, r.Target.ARN, err)
 		}
 	}
@@ -237,7 +239,7 @@ func (n *Notifier) record(in intent, r Rule, info objstore.ObjectInfo) record {
 		RequestParameters: requestParameters{SourceIPAddress: w.SourceIP},
 		ResponseElements:  map[string]string{"x-amz-request-id": w.RequestID, "x-amz-id-2": w.RequestID},
 		S3: entity{
-			SchemaVersion: "1.0", ConfigurationID: r.configurationID(),
+			SchemaVersion: "1.0", ConfigurationID: r.ConfigurationID(),
 			Bucket: bucket{Name: w.Bucket, OwnerIdentity: principal{PrincipalID: "aloft"}, ARN: "arn:aws:s3:::" + w.Bucket},
 			Object: object{Key: encodeKey(w.Key), Sequencer: in.Sequencer},
 		},

@@ -105,7 +105,7 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	if err := s.deployEvents(ctx, stack, fns, set, dep); err != nil {
 		return fail(err)
 	}
-	if err := s.deployNotifications(ctx, buckets, set, dep); err != nil {
+	if err := s.deployNotifications(ctx, stack, buckets, set, dep); err != nil {
 		return fail(err)
 	}
 	s.mu.Lock()

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
+	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3api"
 	"github.com/aloft-dev/aloft/internal/s3notify"
 	"github.com/aloft-dev/aloft/internal/sns"
 	"github.com/aloft-dev/aloft/internal/sqs"
@@ -23,15 +25,25 @@ import (
 // intents (internal/s3notify).
 const intentsBucket = "aloft_s3_intents"
 
-// rulesKey is the key in aloft_state of the deployed notification rules
-// (JSON: bucket name → []s3notify.Rule).
-const rulesKey = "s3.notifications"
+// rulesPrefix starts the keys in aloft_state of the buckets' notification
+// rules: "s3notify.<bucket>" → bucketRules.
+const rulesPrefix = "s3notify."
+
+// bucketRules is a bucket's notification configuration on the backbone.
+type bucketRules struct {
+	// Owner is "stack:<name>" for a template's configuration, replaced or
+	// removed by that stack's deploys, or "api" for one set with
+	// PutBucketNotificationConfiguration, which deploys leave alone unless
+	// the template configures the bucket.
+	Owner string          `json:"owner"`
+	Rules []s3notify.Rule `json:"rules"`
+}
 
 // startNotifications opens the intents bucket, creates the notifier and
 // settles the intents a crash left behind, handing their notifications to
 // the event machinery (which must exist: startEvents first). The rules are
-// those of the last Deploy, until the next. It runs before the endpoint
-// serves, so no new write races the reconciliation.
+// those stored on the backbone by the last Deploy and API calls. It runs
+// before the endpoint serves, so no new write races the reconciliation.
 func (s *Server) startNotifications(ctx context.Context, store objstore.Backend) (*s3notify.Notifier, error) {
 	kv, err := s.bb.KV(ctx, intentsBucket)
 	if err != nil {
@@ -41,16 +53,9 @@ func (s *Server) startNotifications(ctx context.Context, store objstore.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("server: bucket notifications: %w", err)
 	}
-	entry, err := s.state.Get(ctx, rulesKey)
-	switch {
-	case err == nil:
-		var rules map[string][]s3notify.Rule
-		if err := json.Unmarshal(entry.Value(), &rules); err != nil {
-			return nil, fmt.Errorf("server: stored bucket notifications: %w", err)
-		}
-		n.SetRules(rules)
-	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		return nil, fmt.Errorf("server: load bucket notifications: %w", err)
+	s.notifier = n
+	if err := s.reloadRules(ctx); err != nil {
+		return nil, err
 	}
 	if err := n.Reconcile(ctx, store); err != nil {
 		return nil, fmt.Errorf("server: bucket notifications: reconcile: %w", err)
@@ -123,68 +128,198 @@ func isMissing(err error) bool {
 	return errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound)
 }
 
-// notificationRules turns the stack's buckets' notification configurations
-// into s3notify rules. A configuration whose target is not part of what
-// this node serves (a function not in the stack, a queue or topic that does
-// not exist) is left out with a warning, as S3 refuses a configuration it
-// cannot validate.
-func (s *Server) notificationRules(ctx context.Context, buckets []template.Bucket, functions func(string) bool) (map[string][]s3notify.Rule, []string) {
-	rules := map[string][]s3notify.Rule{}
+// notificationRules turns a bucket's notification configurations into
+// s3notify rules. A configuration whose target is not part of what this node
+// serves (a function not in the stack, a queue or topic that does not exist)
+// is left out with a warning, as S3 refuses a configuration it cannot
+// validate.
+func (s *Server) notificationRules(ctx context.Context, b template.Bucket, functions func(string) bool) ([]s3notify.Rule, []string) {
+	var rules []s3notify.Rule
 	var warnings []string
-	for _, b := range buckets {
-		for _, nc := range b.Notifications {
-			if why := s.targetProblem(ctx, nc, functions); why != "" {
-				warnings = append(warnings, fmt.Sprintf("bucket %s (%s): notification %s → %s not applied: %s", b.LogicalID, b.Name, nc.Event, nc.Target, why))
-				continue
-			}
-			rules[b.Name] = append(rules[b.Name], s3notify.Rule{
-				Event: nc.Event, Prefix: nc.Prefix, Suffix: nc.Suffix,
-				Target: s3notify.Target{Kind: nc.Kind, ARN: nc.Target},
-			})
+	for _, nc := range b.Notifications {
+		t := s3notify.Target{Kind: nc.Kind, ARN: nc.Target}
+		if why := s.targetProblem(ctx, t, functions); why != "" {
+			warnings = append(warnings, fmt.Sprintf("bucket %s (%s): notification %s → %s not applied: %s", b.LogicalID, b.Name, nc.Event, nc.Target, why))
+			continue
 		}
+		rules = append(rules, s3notify.Rule{Event: nc.Event, Prefix: nc.Prefix, Suffix: nc.Suffix, Target: t})
 	}
 	return rules, warnings
 }
 
 // targetProblem says why a notification's target cannot receive it, or "".
-func (s *Server) targetProblem(ctx context.Context, nc template.Notification, functions func(string) bool) string {
-	switch nc.Kind {
+func (s *Server) targetProblem(ctx context.Context, t s3notify.Target, functions func(string) bool) string {
+	switch t.Kind {
 	case "lambda":
-		name, ok := functionName(nc.Target)
+		name, ok := functionName(t.ARN)
 		if !ok || !functions(name) {
-			return "the function is not in the stack"
+			return "the function is not deployed"
 		}
 	case "sqs":
-		if _, err := s.ev.queues.Get(ctx, sqs.NameFromURL(nc.Target)); err != nil {
+		if _, err := s.ev.queues.Get(ctx, sqs.NameFromURL(t.ARN)); err != nil {
 			return "the queue does not exist"
 		}
 	case "sns":
-		if _, err := s.ev.topics.GetTopic(ctx, nc.Target); err != nil {
+		if _, err := s.ev.topics.GetTopic(ctx, t.ARN); err != nil {
 			return "the topic does not exist"
 		}
 	default:
-		return "unknown kind " + nc.Kind
+		return "unknown kind " + t.Kind
 	}
 	return ""
 }
 
-// describeRules is one line per bucket with notifications, for
-// Deployment.Events ("bucket uploads: 2 notifications (lambda Thumbnail, …)").
-func describeRules(rules map[string][]s3notify.Rule) []string {
-	names := make([]string, 0, len(rules))
-	for b := range rules {
-		names = append(names, b)
-	}
-	sort.Strings(names)
-	var out []string
-	for _, b := range names {
-		for _, r := range rules[b] {
-			filter := ""
-			if r.Prefix != "" || r.Suffix != "" {
-				filter = fmt.Sprintf(" (%s*%s)", r.Prefix, r.Suffix)
-			}
-			out = append(out, fmt.Sprintf("S3 %s %s%s → %s %s", b, r.Event, filter, r.Target.Kind, arnName(r.Target.ARN)))
+// deployNotifications stores the notification configurations of the
+// stack's buckets on the backbone, removes those the stack configured before
+// and no longer does, and applies the result. Buckets the template does not
+// configure keep what the API set. Stored first, the rules also hold for a
+// node restarting on the same data before its Deploy.
+func (s *Server) deployNotifications(ctx context.Context, stack *template.Stack, buckets []template.Bucket, set map[string]*lambdaapi.Function, dep *Deployment) error {
+	owner := "stack:" + stack.Name
+	configured := map[string]bool{}
+	for _, b := range buckets {
+		if len(b.Notifications) == 0 {
+			continue
 		}
+		rules, warnings := s.notificationRules(ctx, b, func(name string) bool { _, ok := set[name]; return ok })
+		dep.Warnings = append(dep.Warnings, warnings...)
+		if err := s.putBucketRules(ctx, b.Name, bucketRules{Owner: owner, Rules: rules}); err != nil {
+			return err
+		}
+		configured[b.Name] = true
+	}
+	stored, err := s.storedRules(ctx)
+	if err != nil {
+		return err
+	}
+	for bucket, br := range stored {
+		if br.Owner == owner && !configured[bucket] {
+			if err := s.state.Purge(ctx, rulesPrefix+bucket); err != nil {
+				return fmt.Errorf("server: bucket notifications of %s: %w", bucket, err)
+			}
+		}
+	}
+	if err := s.reloadRules(ctx); err != nil {
+		return err
+	}
+	for _, b := range buckets {
+		if configured[b.Name] {
+			dep.Events = append(dep.Events, describeRules(b.Name, stored[b.Name].Rules)...)
+		}
+	}
+	return nil
+}
+
+func (s *Server) putBucketRules(ctx context.Context, bucket string, br bucketRules) error {
+	b, err := json.Marshal(br)
+	if err != nil {
+		return fmt.Errorf("server: bucket notifications of %s: %w", bucket, err)
+	}
+	if _, err := s.state.Put(ctx, rulesPrefix+bucket, b); err != nil {
+		return fmt.Errorf("server: store bucket notifications of %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// storedRules reads every bucket's notification configuration from the
+// backbone.
+func (s *Server) storedRules(ctx context.Context) (map[string]bucketRules, error) {
+	lister, err := s.state.ListKeysFiltered(ctx, rulesPrefix+">")
+	if err != nil {
+		return nil, fmt.Errorf("server: list bucket notifications: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	out := map[string]bucketRules{}
+	for _, k := range keys {
+		entry, err := s.state.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("server: bucket notifications %s: %w", k, err)
+		}
+		var br bucketRules
+		if err := json.Unmarshal(entry.Value(), &br); err != nil {
+			return nil, fmt.Errorf("server: bucket notifications %s: %w", k, err)
+		}
+		out[strings.TrimPrefix(k, rulesPrefix)] = br
+	}
+	return out, nil
+}
+
+// reloadRules hands the notifier every bucket's rules as the backbone holds
+// them.
+func (s *Server) reloadRules(ctx context.Context) error {
+	stored, err := s.storedRules(ctx)
+	if err != nil {
+		return err
+	}
+	rules := make(map[string][]s3notify.Rule, len(stored))
+	for bucket, br := range stored {
+		rules[bucket] = br.Rules
+	}
+	s.notifier.SetRules(rules)
+	return nil
+}
+
+// bucketConfigs serves Put/GetBucketNotificationConfiguration from the
+// backbone.
+type bucketConfigs struct{ s *Server }
+
+var _ s3api.NotificationConfigs = bucketConfigs{}
+
+// BucketNotifications implements s3api.NotificationConfigs.
+func (c bucketConfigs) BucketNotifications(ctx context.Context, bucket string) ([]s3notify.Rule, error) {
+	entry, err := c.s.state.Get(ctx, rulesPrefix+bucket)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: bucket notifications of %s: %w", bucket, err)
+	}
+	var br bucketRules
+	if err := json.Unmarshal(entry.Value(), &br); err != nil {
+		return nil, fmt.Errorf("server: bucket notifications of %s: %w", bucket, err)
+	}
+	return br.Rules, nil
+}
+
+// SetBucketNotifications implements s3api.NotificationConfigs: the
+// configuration is the API's until a deploy configures the bucket.
+func (c bucketConfigs) SetBucketNotifications(ctx context.Context, bucket string, rules []s3notify.Rule) error {
+	deployed := func(name string) bool { _, ok := c.s.functions.Function(name); return ok }
+	var bad []string
+	for _, r := range rules {
+		if why := c.s.targetProblem(ctx, r.Target, deployed); why != "" {
+			bad = append(bad, r.Target.ARN+": "+why)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", s3api.ErrInvalidDestination, strings.Join(bad, "; "))
+	}
+	if len(rules) == 0 {
+		if err := c.s.state.Purge(ctx, rulesPrefix+bucket); err != nil {
+			return fmt.Errorf("server: bucket notifications of %s: %w", bucket, err)
+		}
+	} else if err := c.s.putBucketRules(ctx, bucket, bucketRules{Owner: "api", Rules: rules}); err != nil {
+		return err
+	}
+	return c.s.reloadRules(ctx)
+}
+
+// describeRules is one line per rule of a bucket, for Deployment.Events
+// ("S3 uploads s3:ObjectCreated:* (*.jpg) → lambda Thumbnail").
+func describeRules(bucket string, rules []s3notify.Rule) []string {
+	var out []string
+	for _, r := range rules {
+		filter := ""
+		if r.Prefix != "" || r.Suffix != "" {
+			filter = fmt.Sprintf(" (%s*%s)", r.Prefix, r.Suffix)
+		}
+		out = append(out, fmt.Sprintf("S3 %s %s%s → %s %s", bucket, r.Event, filter, r.Target.Kind, arnName(r.Target.ARN)))
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // s3Record decodes an S3 event of one record as aws-lambda-go does.
@@ -92,5 +94,83 @@ func TestBucketNotificationTargets(t *testing.T) {
 	rec = s3Record(t, eventLine.FindStringSubmatch(n.logs.String())[1])
 	if rec.S3.Object.Key != "in/a.txt" || rec.S3.Object.Size != 0 || rec.S3.Object.ETag != "" {
 		t.Errorf("delete record: %+v", rec)
+	}
+}
+
+// TestBucketNotificationAPI: PutBucketNotificationConfiguration sets a
+// bucket's rules (kept on the backbone across a restart and its redeploy),
+// GetBucketNotificationConfiguration reads them back, as it reads a
+// template's; destinations that do not exist are refused.
+func TestBucketNotificationAPI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n := startEventsNodeWith(t, dir, "testdata/notify/template.yaml", "notify")
+	store := s3Client(t, n.srv)
+	if _, err := store.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("logs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.QueueConfigurations)+len(got.TopicConfigurations)+len(got.LambdaFunctionConfigurations) != 0 {
+		t.Fatalf("a new bucket has notifications: %+v", got)
+	}
+	queueARN := "arn:aws:sqs:us-east-1:000000000000:direct"
+	_, err = store.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String("logs"),
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
+			Id: aws.String("logs"), QueueArn: aws.String(queueARN),
+			Events: []s3types.Event{"s3:ObjectCreated:Put", "s3:ObjectCreated:Copy"},
+			Filter: &s3types.NotificationConfigurationFilter{Key: &s3types.S3KeyFilter{FilterRules: []s3types.FilterRule{{Name: "suffix", Value: aws.String(".log")}}}},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"skip.txt", "app.log"} {
+		if _, err := store.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("logs"), Key: aws.String(key), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := n.take(t, "direct", 1)
+	if rec := s3Record(t, *msgs[0].Body); len(msgs) != 1 || rec.S3.Object.Key != "app.log" || rec.S3.ConfigurationID != "logs" {
+		t.Fatalf("%d messages, first %+v", len(msgs), rec)
+	}
+
+	_, err = store.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String("logs"),
+		NotificationConfiguration: &s3types.NotificationConfiguration{TopicConfigurations: []s3types.TopicConfiguration{{
+			TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:nowhere"), Events: []s3types.Event{"s3:ObjectCreated:*"},
+		}}},
+	})
+	if code := apiErrorCode(err); code != "InvalidArgument" {
+		t.Errorf("a missing topic: %v, want InvalidArgument", err)
+	}
+
+	// After a restart (and the redeploy of a stack that does not configure
+	// the bucket), the API's configuration holds; the template's bucket reads
+	// as the template configures it.
+	if err := n.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n = startEventsNodeWith(t, dir, "testdata/notify/template.yaml", "notify")
+	store = s3Client(t, n.srv)
+	got, err = store.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("logs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.QueueConfigurations) != 1 || *got.QueueConfigurations[0].Id != "logs" || len(got.QueueConfigurations[0].Events) != 2 ||
+		*got.QueueConfigurations[0].QueueArn != queueARN || *got.QueueConfigurations[0].Filter.Key.FilterRules[0].Value != ".log" {
+		t.Errorf("logs after a restart: %+v", got.QueueConfigurations)
+	}
+	run := n.awsCLI(t)
+	out := run("s3api", "get-bucket-notification-configuration", "--bucket", "files")
+	if fmt.Sprint(out["QueueConfigurations"]) == "" || len(out["LambdaFunctionConfigurations"].([]any)) != 1 || len(out["TopicConfigurations"].([]any)) != 1 {
+		t.Errorf("aws s3api get-bucket-notification-configuration of the template's bucket: %v", out)
+	}
+	run("s3api", "put-bucket-notification-configuration", "--bucket", "logs", "--notification-configuration", "{}")
+	if out := run("s3api", "get-bucket-notification-configuration", "--bucket", "logs"); len(out) != 0 {
+		t.Errorf("after an empty configuration: %v", out)
 	}
 }

@@ -105,6 +105,9 @@ type Server struct {
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 type closer interface {
@@ -279,8 +282,15 @@ func (s *Server) EndpointURL() string {
 }
 
 // Shutdown stops serving, stops every function instance and closes the
-// backbone. It waits for in-flight requests until ctx ends.
+// backbone. It waits for in-flight requests until ctx ends. Calling it again
+// returns the first call's result (a test that restarts a node shuts it down
+// before its cleanup does).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {

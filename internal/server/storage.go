@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -10,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
-	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/objstore/fs"
 	"github.com/aloft-dev/aloft/internal/s3api"
@@ -30,7 +28,8 @@ func (s *Server) storageRoute(ctx context.Context) (awsapi.Route, error) {
 	if s.notifier, err = s.startNotifications(ctx, backend); err != nil {
 		return awsapi.Route{}, err
 	}
-	svc, err := s3api.New(s3api.Config{Backend: backend, Region: s.cfg.Region, Notifier: s.notifier, ErrorLog: log.New(s.logs.prefixed("s3"), "", 0)})
+	svc, err := s3api.New(s3api.Config{Backend: backend, Region: s.cfg.Region, Notifier: s.notifier,
+		Notifications: bucketConfigs{s}, ErrorLog: log.New(s.logs.prefixed("s3"), "", 0)})
 	if err != nil {
 		return awsapi.Route{}, fmt.Errorf("server: S3 API: %w", err)
 	}
@@ -56,23 +55,4 @@ func (s *Server) deployBuckets(ctx context.Context, buckets []template.Bucket) (
 		}
 	}
 	return warnings, nil
-}
-
-// deployNotifications replaces the buckets' notification rules with the
-// stack's, for the functions of set and the queues and topics that exist.
-// The rules are stored on the backbone first, so that a node restarting on
-// the same data announces the writes it accepts before its Deploy.
-func (s *Server) deployNotifications(ctx context.Context, buckets []template.Bucket, set map[string]*lambdaapi.Function, dep *Deployment) error {
-	rules, warnings := s.notificationRules(ctx, buckets, func(name string) bool { _, ok := set[name]; return ok })
-	b, err := json.Marshal(rules)
-	if err != nil {
-		return fmt.Errorf("server: bucket notifications: %w", err)
-	}
-	if _, err := s.state.Put(ctx, rulesKey, b); err != nil {
-		return fmt.Errorf("server: store bucket notifications: %w", err)
-	}
-	s.notifier.SetRules(rules)
-	dep.Warnings = append(dep.Warnings, warnings...)
-	dep.Events = append(dep.Events, describeRules(rules)...)
-	return nil
 }
