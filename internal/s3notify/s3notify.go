@@ -96,6 +96,12 @@ type Config struct {
 	Sender Sender
 	// Region is the records' awsRegion; "" means us-east-1.
 	Region string
+	// Scope names the object store the intents are about, when several
+	// stores share one Intents bucket (nodes with local stores on one NATS
+	// cluster): Reconcile then settles only its own store's intents, never
+	// another node's writes in flight. "" means the bucket serves one store.
+	// It must be a valid KV key token (letters, digits, '-', '_').
+	Scope string
 }
 
 // Notifier records intents and sends notifications. It is safe for
@@ -152,7 +158,12 @@ func (n *Notifier) newSequencer() (string, error) {
 	return fmt.Sprintf("%016X%04X", time.Now().UnixNano(), binary.BigEndian.Uint16(b[:])), nil
 }
 
-func intentKey(seq string) string { return "intent." + seq }
+func (n *Notifier) intentKey(seq string) string {
+	if n.cfg.Scope != "" {
+		return "intent." + n.cfg.Scope + "." + seq
+	}
+	return "intent." + seq
+}
 
 // Begin records the intent of w before it commits. It returns nil (and no
 // error) when no rule of the bucket matches; an error means the intent could
@@ -176,7 +187,7 @@ func (n *Notifier) Begin(ctx context.Context, w Write) (*Intent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3notify: %w", err)
 	}
-	if _, err := n.cfg.Intents.Create(ctx, intentKey(seq), b); err != nil {
+	if _, err := n.cfg.Intents.Create(ctx, n.intentKey(seq), b); err != nil {
 		return nil, fmt.Errorf("s3notify: record intent for %s/%s: %w", w.Bucket, w.Key, err)
 	}
 	return in, nil
@@ -211,7 +222,7 @@ func (in *Intent) Abort(ctx context.Context) error {
 }
 
 func (n *Notifier) forget(ctx context.Context, seq string) error {
-	if err := n.cfg.Intents.Purge(ctx, intentKey(seq)); err != nil {
+	if err := n.cfg.Intents.Purge(ctx, n.intentKey(seq)); err != nil {
 		return fmt.Errorf("s3notify: forget intent %s: %w", seq, err)
 	}
 	return nil
@@ -255,7 +266,11 @@ func (n *Notifier) record(in intent, r Rule, info objstore.ObjectInfo) record {
 // sequencer) and of deletes that happened (the key is gone), and drops the
 // rest. Call it when the node starts, before serving.
 func (n *Notifier) Reconcile(ctx context.Context, store objstore.Backend) error {
-	lister, err := n.cfg.Intents.ListKeys(ctx)
+	filter := "intent.*"
+	if n.cfg.Scope != "" {
+		filter = "intent." + n.cfg.Scope + ".*"
+	}
+	lister, err := n.cfg.Intents.ListKeysFiltered(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("s3notify: list intents: %w", err)
 	}

@@ -2,11 +2,15 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,7 +53,11 @@ func (s *Server) startNotifications(ctx context.Context, store objstore.Backend)
 	if err != nil {
 		return nil, fmt.Errorf("server: bucket notifications: %w", err)
 	}
-	n, err := s3notify.New(s3notify.Config{Intents: kv, Sender: notifySender{s: s, logs: s.logs.prefixed("s3")}, Region: s.cfg.Region})
+	scope, err := s.storeScope()
+	if err != nil {
+		return nil, err
+	}
+	n, err := s3notify.New(s3notify.Config{Intents: kv, Sender: notifySender{s: s, logs: s.logs.prefixed("s3")}, Region: s.cfg.Region, Scope: scope})
 	if err != nil {
 		return nil, fmt.Errorf("server: bucket notifications: %w", err)
 	}
@@ -57,10 +65,69 @@ func (s *Server) startNotifications(ctx context.Context, store objstore.Backend)
 	if err := s.reloadRules(ctx); err != nil {
 		return nil, err
 	}
+	// Other nodes sharing the backbone change rules too (their deploys,
+	// their API calls): every change reloads them here.
+	w, err := s.state.Watch(context.WithoutCancel(ctx), rulesPrefix+">", jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, fmt.Errorf("server: watch bucket notifications: %w", err)
+	}
+	s.rulesWatch = w
+	logs := s.logs.prefixed("s3")
+	go func() {
+		for range w.Updates() {
+			if err := s.reloadRules(context.Background()); err != nil {
+				fmt.Fprintf(logs, "reloading bucket notifications: %v\n", err)
+			}
+		}
+	}()
 	if err := n.Reconcile(ctx, store); err != nil {
 		return nil, fmt.Errorf("server: bucket notifications: reconcile: %w", err)
 	}
 	return n, nil
+}
+
+// storeScope names this node's object store among the nodes sharing an
+// external NATS (each keeps its objects in its own DATA/s3), so that a node's
+// reconciliation settles only its own intents: a random ID kept in
+// DATA/s3.id. An embedded backbone is the node's alone and needs none.
+func (s *Server) storeScope() (string, error) {
+	if s.cfg.NATSURL == "" {
+		return "", nil
+	}
+	path := filepath.Join(s.cfg.DataDir, "s3.id")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("server: object store ID: %w", err)
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", fmt.Errorf("server: object store ID: %w", err)
+	}
+	scope := hex.EncodeToString(id[:])
+	// Written durably before any intent uses it: a lost ID would orphan
+	// the intents recorded under it.
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return "", fmt.Errorf("server: object store ID: %w", err)
+	}
+	_, err = f.WriteString(scope + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("server: object store ID: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("server: object store ID: %w", err)
+	}
+	return scope, nil
 }
 
 // notifySender hands bucket notifications to aloft's durable delivery:
@@ -251,8 +318,10 @@ func (s *Server) storedRules(ctx context.Context) (map[string]bucketRules, error
 }
 
 // reloadRules hands the notifier every bucket's rules as the backbone holds
-// them.
+// them. Reloads are serialized, so the last to finish read the latest state.
 func (s *Server) reloadRules(ctx context.Context) error {
+	s.rulesMu.Lock()
+	defer s.rulesMu.Unlock()
 	stored, err := s.storedRules(ctx)
 	if err != nil {
 		return err

@@ -102,6 +102,10 @@ type Server struct {
 	ev        *eventing    // asynchronous invocations and queues (events.go)
 	objects   objstore.Backend
 	notifier  *s3notify.Notifier // bucket notifications (notify.go)
+	// rulesWatch follows the backbone's notification rules; rulesMu
+	// serializes reloading them.
+	rulesWatch jetstream.KeyWatcher
+	rulesMu    sync.Mutex
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
@@ -305,6 +309,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	if err := s.shutdownEvents(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if s.rulesWatch != nil {
+		if err := s.rulesWatch.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("server: watch bucket notifications: %w", err))
+		}
 	}
 	s.mu.Lock()
 	pools := s.pools
