@@ -2,13 +2,17 @@
 // objects through aws-sdk-go-v2 (default checksums, plain HTTP), beside raw file
 // writes (write + fsync) and reads of the same sizes on the same disk in the same
 // run, and the peak RSS of the aloft process during one large upload and
-// download (2 GiB by default), which streaming should keep flat. aloft runs as
-// its own process (`aloft up`), so its RSS is not the client's. Run it with
-// `go run ./bench/s3` (or bench/run) from the repository root.
+// download (2 GiB by default), which streaming should keep flat, and the p50
+// latency from an upload's completion (PutObject answered) to the function its
+// bucket notification invokes starting (its first log line reaching the
+// benchmark through aloft's output). aloft runs as its own process (`aloft
+// up`), so its RSS is not the client's. Run it with `go run ./bench/s3` (or
+// bench/run) from the repository root.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,8 +25,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,9 +41,10 @@ func main() {
 	n64 := flag.Int("n64", 8, "64 MB objects per measurement")
 	big := flag.Int64("big", 2<<30, "size of the large upload whose peak RSS is reported (0 skips it)")
 	dir := flag.String("dir", "", "directory on the disk to measure (default: a new temporary directory)")
+	notifyN := flag.Int("notify-n", 200, "uploads for the upload-to-function latency (0 skips it)")
 	useTLS := flag.Bool("tls", false, "serve and call the endpoint over TLS (the SDK then streams UNSIGNED-PAYLOAD with a trailing CRC32 instead of hashing the body for the signature)")
 	flag.Parse()
-	if err := run(*n1, *n64, *big, *dir, *useTLS); err != nil {
+	if err := run(*n1, *n64, *big, *notifyN, *dir, *useTLS); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -71,7 +78,7 @@ func (p *pattern) Seek(off int64, whence int) (int64, error) {
 	return p.off, nil
 }
 
-func run(n1, n64 int, big int64, dir string, useTLS bool) error {
+func run(n1, n64 int, big int64, notifyN int, dir string, useTLS bool) error {
 	ctx := context.Background()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "aloft-bench-s3-")
@@ -144,8 +151,51 @@ func run(n1, n64 int, big int64, dir string, useTLS bool) error {
 		fmt.Printf("\n%d MiB upload in %s (%.1f MB/s) and download: aloft peak RSS %d MiB before, %d MiB after\n",
 			big>>20, putTime.Round(time.Millisecond), float64(big)/1e6/putTime.Seconds(), before>>10, after>>10)
 	}
-	fmt.Println("upload-to-function p50: not measured yet (bucket notifications are not built)")
+	if notifyN > 0 {
+		lats, whole, err := measureNotify(ctx, client, up, notifyN)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\nupload completed → function started, %d 1 KiB uploads one at a time: p50 %s, p99 %s (target p50 < 20 ms)\n",
+			notifyN, percentile(lats, 50).Round(time.Microsecond), percentile(lats, 99).Round(time.Microsecond))
+		fmt.Printf("PUT sent → function started: p50 %s, p99 %s\n",
+			percentile(whole, 50).Round(time.Microsecond), percentile(whole, 99).Round(time.Microsecond))
+	}
 	return nil
+}
+
+// measureNotify uploads small objects one at a time to the bucket whose
+// notification invokes the Started function and returns, for each, the time
+// from PutObject's answer to the function's first log line (negative when
+// the function started before the answer reached the client: the event is
+// enqueued before S3 answers), and from the request's start.
+func measureNotify(ctx context.Context, client *s3.Client, up *aloftProcess, n int) (fromDone, fromSent []time.Duration, err error) {
+	body := make([]byte, 1024)
+	for i := range n {
+		key := fmt.Sprintf("lat-%d", i)
+		sent := time.Now()
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("notify"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			return nil, nil, fmt.Errorf("notify PUT: %w", err)
+		}
+		done := time.Now()
+		for {
+			if at, ok := up.started(key); ok {
+				fromDone, fromSent = append(fromDone, at.Sub(done)), append(fromSent, at.Sub(sent))
+				break
+			}
+			if time.Since(done) > time.Minute {
+				return nil, nil, fmt.Errorf("upload %s never reached the function", key)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	return fromDone, fromSent, nil
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[(len(s)-1)*p/100]
 }
 
 func get(ctx context.Context, client *s3.Client, key string, size int64) error {
@@ -219,11 +269,47 @@ func measureRaw(dir string, size int64, n int) (write, read float64, err error) 
 	return write, float64(size) * float64(n) / 1e6 / time.Since(start).Seconds(), nil
 }
 
-// aloftProcess is `aloft up` serving a template with no functions.
+// aloftProcess is `aloft up` serving notifyTemplate.
 type aloftProcess struct {
 	cmd                             *exec.Cmd
 	endpoint, keyID, secret, caPath string
+
+	mu      sync.Mutex
+	startAt map[string]time.Time // key → when the function's "EVENT" line for it arrived
 }
+
+// started reports when the function invoked for key logged its event.
+func (p *aloftProcess) started(key string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.startAt[key]
+	return t, ok
+}
+
+// notifyTemplate is a bucket whose uploads invoke the server tests' fixture
+// function, which prints "EVENT {json}" as it starts handling a Records
+// event.
+const notifyTemplate = `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Notify:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: notify
+  Started:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: %s
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Events:
+        Upload:
+          Type: S3
+          Properties:
+            Bucket: !Ref Notify
+            Events: s3:ObjectCreated:*
+`
+
+var eventKey = regexp.MustCompile(`EVENT .*"key":"([^"]+)"`)
 
 var (
 	endpointLine = regexp.MustCompile(`AWS endpoint (https?://\S+)`)
@@ -237,7 +323,11 @@ func startAloft(dir string, useTLS bool) (*aloftProcess, error) {
 		return nil, fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	tmpl := filepath.Join(dir, "template.yaml")
-	if err := os.WriteFile(tmpl, []byte("Resources: {}\n"), 0o644); err != nil {
+	fn, err := filepath.Abs("internal/server/testdata/fn")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(tmpl, fmt.Appendf(nil, notifyTemplate, fn), 0o644); err != nil {
 		return nil, err
 	}
 	args := []string{"up", tmpl, "--endpoint", "127.0.0.1:0", "--data", filepath.Join(dir, "data")}
@@ -254,7 +344,7 @@ func startAloft(dir string, useTLS bool) (*aloftProcess, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &aloftProcess{cmd: cmd}
+	p := &aloftProcess{cmd: cmd, startAt: map[string]time.Time{}}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
@@ -268,12 +358,24 @@ func startAloft(dir string, useTLS bool) (*aloftProcess, error) {
 			p.caPath = m[1]
 		}
 		if line == "aloft: ready" {
-			go io.Copy(io.Discard, out)
+			go p.watch(sc)
 			return p, nil
 		}
 	}
 	p.stop()
 	return nil, errors.New("aloft up exited before it was ready")
+}
+
+// watch notes when each upload's event reaches the function.
+func (p *aloftProcess) watch(sc *bufio.Scanner) {
+	for sc.Scan() {
+		if m := eventKey.FindStringSubmatch(sc.Text()); m != nil {
+			now := time.Now()
+			p.mu.Lock()
+			p.startAt[m[1]] = now
+			p.mu.Unlock()
+		}
+	}
 }
 
 func (p *aloftProcess) stop() {

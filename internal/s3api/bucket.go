@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -57,6 +58,13 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, bucket st
 func (s *Service) deleteBucket(w http.ResponseWriter, r *http.Request, bucket string) error {
 	if err := s.cfg.Backend.DeleteBucket(r.Context(), bucket); err != nil {
 		return err
+	}
+	// A bucket's configuration goes with it, as on S3: a new bucket of the
+	// same name starts without notifications.
+	if s.cfg.Notifications != nil {
+		if err := s.cfg.Notifications.SetBucketNotifications(r.Context(), bucket, nil); err != nil {
+			return fmt.Errorf("s3: delete bucket %s: notifications: %w", bucket, err)
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

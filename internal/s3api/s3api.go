@@ -33,6 +33,10 @@ type Config struct {
 	// Notifier, when set, hears of every write and delete around its commit
 	// and sends the bucket notifications due; nil sends none.
 	Notifier *s3notify.Notifier
+	// Notifications, when set, keeps the buckets' notification
+	// configurations for Put/GetBucketNotificationConfiguration; nil answers
+	// them NotImplemented.
+	Notifications NotificationConfigs
 	// ErrorLog receives failures that cannot reach the client (a
 	// notification that could not be sent after the write committed); nil
 	// discards them.
@@ -215,6 +219,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if done, err := s.readConfiguration(w, r, bucket, key, q); done {
 		if err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
+	if q.Has("notification") && key == "" && bucket != "" && s.cfg.Notifications != nil {
+		if err := s.bucketNotification(w, r, bucket); err != nil {
 			s.writeError(w, r, err)
 		}
 		return

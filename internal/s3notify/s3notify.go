@@ -71,7 +71,9 @@ func (r Rule) Matches(event, key string) bool {
 	return strings.HasPrefix(key, r.Prefix) && strings.HasSuffix(key, r.Suffix)
 }
 
-func (r Rule) configurationID() string {
+// ConfigurationID is the configurationId records of the rule carry: its ID,
+// or one derived from the rule's content when it has none.
+func (r Rule) ConfigurationID() string {
 	if r.ID != "" {
 		return r.ID
 	}
@@ -94,6 +96,12 @@ type Config struct {
 	Sender Sender
 	// Region is the records' awsRegion; "" means us-east-1.
 	Region string
+	// Scope names the object store the intents are about, when several
+	// stores share one Intents bucket (nodes with local stores on one NATS
+	// cluster): Reconcile then settles only its own store's intents, never
+	// another node's writes in flight. "" means the bucket serves one store.
+	// It must be a valid KV key token (letters, digits, '-', '_').
+	Scope string
 }
 
 // Notifier records intents and sends notifications. It is safe for
@@ -150,7 +158,12 @@ func (n *Notifier) newSequencer() (string, error) {
 	return fmt.Sprintf("%016X%04X", time.Now().UnixNano(), binary.BigEndian.Uint16(b[:])), nil
 }
 
-func intentKey(seq string) string { return "intent." + seq }
+func (n *Notifier) intentKey(seq string) string {
+	if n.cfg.Scope != "" {
+		return "intent." + n.cfg.Scope + "." + seq
+	}
+	return "intent." + seq
+}
 
 // Begin records the intent of w before it commits. It returns nil (and no
 // error) when no rule of the bucket matches; an error means the intent could
@@ -174,7 +187,7 @@ func (n *Notifier) Begin(ctx context.Context, w Write) (*Intent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3notify: %w", err)
 	}
-	if _, err := n.cfg.Intents.Create(ctx, intentKey(seq), b); err != nil {
+	if _, err := n.cfg.Intents.Create(ctx, n.intentKey(seq), b); err != nil {
 		return nil, fmt.Errorf("s3notify: record intent for %s/%s: %w", w.Bucket, w.Key, err)
 	}
 	return in, nil
@@ -209,7 +222,7 @@ func (in *Intent) Abort(ctx context.Context) error {
 }
 
 func (n *Notifier) forget(ctx context.Context, seq string) error {
-	if err := n.cfg.Intents.Purge(ctx, intentKey(seq)); err != nil {
+	if err := n.cfg.Intents.Purge(ctx, n.intentKey(seq)); err != nil {
 		return fmt.Errorf("s3notify: forget intent %s: %w", seq, err)
 	}
 	return nil
@@ -221,7 +234,7 @@ func (n *Notifier) deliver(ctx context.Context, in intent, info objstore.ObjectI
 		if err != nil {
 			return fmt.Errorf("s3notify: %w", err)
 		}
-		if err := n.cfg.Sender.Send(ctx, r.Target, payload, in.Sequencer+"-"+r.configurationID()); err != nil {
+		if err := n.cfg.Sender.Send(ctx, r.Target, payload, in.Sequencer+"-"+r.ConfigurationID()); err != nil {
 			return fmt.Errorf("s3notify: send %s/%s to %s: %w", in.Write.Bucket, in.Write.Key, r.Target.ARN, err)
 		}
 	}
@@ -237,7 +250,7 @@ func (n *Notifier) record(in intent, r Rule, info objstore.ObjectInfo) record {
 		RequestParameters: requestParameters{SourceIPAddress: w.SourceIP},
 		ResponseElements:  map[string]string{"x-amz-request-id": w.RequestID, "x-amz-id-2": w.RequestID},
 		S3: entity{
-			SchemaVersion: "1.0", ConfigurationID: r.configurationID(),
+			SchemaVersion: "1.0", ConfigurationID: r.ConfigurationID(),
 			Bucket: bucket{Name: w.Bucket, OwnerIdentity: principal{PrincipalID: "aloft"}, ARN: "arn:aws:s3:::" + w.Bucket},
 			Object: object{Key: encodeKey(w.Key), Sequencer: in.Sequencer},
 		},
@@ -253,7 +266,11 @@ func (n *Notifier) record(in intent, r Rule, info objstore.ObjectInfo) record {
 // sequencer) and of deletes that happened (the key is gone), and drops the
 // rest. Call it when the node starts, before serving.
 func (n *Notifier) Reconcile(ctx context.Context, store objstore.Backend) error {
-	lister, err := n.cfg.Intents.ListKeys(ctx)
+	filter := "intent.*"
+	if n.cfg.Scope != "" {
+		filter = "intent." + n.cfg.Scope + ".*"
+	}
+	lister, err := n.cfg.Intents.ListKeysFiltered(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("s3notify: list intents: %w", err)
 	}

@@ -224,3 +224,48 @@ func TestReconcileAfterCrash(t *testing.T) {
 		t.Fatalf("a second Reconcile sent %d (%v): intents were not forgotten", len(w.sender.sent), err)
 	}
 }
+
+// TestReconcileKeepsToItsScope: nodes with their own stores share one
+// intents bucket; a node's Reconcile never settles another node's intents
+// (whose objects it cannot see).
+func TestReconcileKeepsToItsScope(t *testing.T) {
+	w := newWorld(t, t.TempDir())
+	if err := w.store.CreateBucket(ctx, "uploads"); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := w.bb.KV(ctx, "aloft_s3_intents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string][]s3notify.Rule{"uploads": {{Event: "s3:ObjectCreated:*", Target: s3notify.Target{Kind: "lambda", ARN: "arn:aws:lambda:us-east-1:000000000000:function:F"}}}}
+	nodes := map[string]*s3notify.Notifier{}
+	senders := map[string]*recorder{}
+	for _, scope := range []string{"a", "b"} {
+		senders[scope] = &recorder{}
+		n, err := s3notify.New(s3notify.Config{Intents: kv, Sender: senders[scope], Scope: scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.SetRules(rules)
+		nodes[scope] = n
+	}
+	// Node a commits a write and dies before notifying.
+	in, err := nodes["a"].Begin(ctx, s3notify.Write{Bucket: "uploads", Key: "k", Event: s3notify.ObjectCreatedPut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.store.PutObject(ctx, "uploads", "k", strings.NewReader("v"), objstore.PutOptions{Seal: in.Seal}); err != nil {
+		t.Fatal(err)
+	}
+	// Node b starts on a store without the object: a's intent is not its own.
+	empty, err := fs.New(fs.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes["b"].Reconcile(ctx, empty); err != nil || len(senders["b"].sent) != 0 {
+		t.Fatalf("node b settled node a's intent: %v, sent %d", err, len(senders["b"].sent))
+	}
+	if err := nodes["a"].Reconcile(ctx, w.store); err != nil || len(senders["a"].sent) != 1 {
+		t.Fatalf("node a did not notify its committed write: %v, sent %d", err, len(senders["a"].sent))
+	}
+}

@@ -2,11 +2,15 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/aloft-dev/aloft/internal/backbone"
@@ -96,5 +100,44 @@ func TestTwoNodesShareOneBackbone(t *testing.T) {
 	r := decodeRecord(t, a.take(t, "Results", 1)[0])
 	if r.RequestContext.RequestID != id {
 		t.Errorf("record %+v", r)
+	}
+
+	// A bucket notification configured through a reaches b's uploads once
+	// b has followed the change on the backbone (each node keeps its own
+	// objects, so the bucket is created on both).
+	sa, sb := s3Client(t, a.srv), s3Client(t, b.srv)
+	for _, c := range []*s3.Client{sa, sb} {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shared")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = sa.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String("shared"),
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
+			QueueArn: aws.String("arn:aws:sqs:us-east-1:000000000000:CappedResults"), Events: []s3types.Event{"s3:ObjectCreated:*"},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end = time.Now().Add(20 * time.Second)
+	for i := 0; ; i++ {
+		if _, err := sb.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String(fmt.Sprint("k", i)), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := a.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queue), WaitTimeSeconds: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) > 0 {
+			if rec := s3Record(t, *out.Messages[0].Body); rec.S3.Bucket.Name != "shared" {
+				t.Errorf("record %+v", rec)
+			}
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("node b never applied the notification configured through node a")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

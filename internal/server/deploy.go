@@ -55,7 +55,11 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	if err != nil {
 		return nil, err
 	}
-	bucketWarnings, err := s.deployBuckets(ctx, stack)
+	buckets, err := stack.Buckets()
+	if err != nil {
+		return nil, err
+	}
+	bucketWarnings, err := s.deployBuckets(ctx, buckets)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +103,9 @@ func (s *Server) Deploy(ctx context.Context, stack *template.Stack) (*Deployment
 	s.functions.replace(set)
 	dep.Warnings = append(dep.Warnings, s.deployRoutes(stack)...)
 	if err := s.deployEvents(ctx, stack, fns, set, dep); err != nil {
+		return fail(err)
+	}
+	if err := s.deployNotifications(ctx, stack, buckets, set, dep); err != nil {
 		return fail(err)
 	}
 	s.mu.Lock()

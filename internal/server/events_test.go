@@ -45,6 +45,17 @@ func startEventsNode(t *testing.T, dataDir string) *eventsNode {
 // configuration before the server starts.
 func startEventsNodeWith(t *testing.T, dataDir string, configure func(*Config)) *eventsNode {
 	t.Helper()
+	return startEventsNodeFrom(t, dataDir, "testdata/events/template.yaml", "events", configure)
+}
+
+// startEventsNodeTemplate is startEventsNode with another template.
+func startEventsNodeTemplate(t *testing.T, dataDir, path, stackName string) *eventsNode {
+	t.Helper()
+	return startEventsNodeFrom(t, dataDir, path, stackName, nil)
+}
+
+func startEventsNodeFrom(t *testing.T, dataDir, path, stackName string, configure func(*Config)) *eventsNode {
+	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	cfg := DefaultConfig(dataDir)
@@ -68,7 +79,7 @@ func startEventsNodeWith(t *testing.T, dataDir string, configure func(*Config)) 
 		}
 	})
 	t.Cleanup(stop)
-	stack, err := template.Load("testdata/events/template.yaml", template.Options{StackName: "events"})
+	stack, err := template.Load(path, template.Options{StackName: stackName})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/build"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3notify"
 	"github.com/aloft-dev/aloft/internal/toolchain"
 )
 
@@ -101,9 +102,17 @@ type Server struct {
 	gateway   *httpGateway // nil unless Config.HTTP is set
 	ev        *eventing    // asynchronous invocations and queues (events.go)
 	objects   objstore.Backend
+	notifier  *s3notify.Notifier // bucket notifications (notify.go)
+	// rulesWatch follows the backbone's notification rules; rulesMu
+	// serializes reloading them.
+	rulesWatch jetstream.KeyWatcher
+	rulesMu    sync.Mutex
 
 	mu    sync.Mutex // guards pools during Deploy and Shutdown
 	pools []closer
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 type closer interface {
@@ -190,7 +199,7 @@ func (s *Server) Start(ctx context.Context) error {
 	// S3 comes after the event services: its matcher for unsigned requests is
 	// the broadest.
 	routes = append(routes, s.eventRoutes()...)
-	s3, err := s.storageRoute()
+	s3, err := s.storageRoute(ctx)
 	if err != nil {
 		return s.abort(ctx, err)
 	}
@@ -288,8 +297,15 @@ func (s *Server) EndpointURL() string {
 }
 
 // Shutdown stops serving, stops every function instance and closes the
-// backbone. It waits for in-flight requests until ctx ends.
+// backbone. It waits for in-flight requests until ctx ends. Calling it again
+// returns the first call's result (a test that restarts a node shuts it down
+// before its cleanup does).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	var errs []error
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
@@ -304,6 +320,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.shutdownEvents(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if s.rulesWatch != nil {
+		if err := s.rulesWatch.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("server: watch bucket notifications: %w", err))
+		}
 	}
 	s.mu.Lock()
 	pools := s.pools

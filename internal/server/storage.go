@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"path/filepath"
 	"strings"
 
@@ -14,16 +15,21 @@ import (
 	"github.com/aloft-dev/aloft/internal/template"
 )
 
-// storageRoute opens the object store (DATA/s3) and returns the S3 API's
-// route on the AWS endpoint. It is listed after the services whose unsigned
-// requests are more specific (Lambda's /2015-03-31/…).
-func (s *Server) storageRoute() (awsapi.Route, error) {
+// storageRoute opens the object store (DATA/s3), settles the bucket
+// notifications a crash left behind and returns the S3 API's route on the
+// AWS endpoint. It is listed after the services whose unsigned requests are
+// more specific (Lambda's /2015-03-31/…).
+func (s *Server) storageRoute(ctx context.Context) (awsapi.Route, error) {
 	backend, err := fs.New(fs.Config{Dir: filepath.Join(s.cfg.DataDir, "s3")})
 	if err != nil {
 		return awsapi.Route{}, fmt.Errorf("server: object store: %w", err)
 	}
 	s.objects = backend
-	svc, err := s3api.New(s3api.Config{Backend: backend, Region: s.cfg.Region})
+	if s.notifier, err = s.startNotifications(ctx, backend); err != nil {
+		return awsapi.Route{}, err
+	}
+	svc, err := s3api.New(s3api.Config{Backend: backend, Region: s.cfg.Region, Notifier: s.notifier,
+		Notifications: bucketConfigs{s}, ErrorLog: log.New(s.logs.prefixed("s3"), "", 0)})
 	if err != nil {
 		return awsapi.Route{}, fmt.Errorf("server: S3 API: %w", err)
 	}
@@ -32,12 +38,10 @@ func (s *Server) storageRoute() (awsapi.Route, error) {
 
 // deployBuckets creates the stack's buckets that do not exist yet. Buckets
 // and their objects outlive deployments: a redeploy never deletes data.
-// Properties aloft does not apply come back as warnings.
-func (s *Server) deployBuckets(ctx context.Context, stack *template.Stack) ([]string, error) {
-	buckets, err := stack.Buckets()
-	if err != nil {
-		return nil, err
-	}
+// Properties aloft does not apply come back as warnings. Their notification
+// configurations are applied by deployNotifications, once the functions,
+// queues and topics they name are deployed.
+func (s *Server) deployBuckets(ctx context.Context, buckets []template.Bucket) ([]string, error) {
 	var warnings []string
 	for _, b := range buckets {
 		if !s3api.ValidBucketName(b.Name) {
@@ -46,12 +50,8 @@ func (s *Server) deployBuckets(ctx context.Context, stack *template.Stack) ([]st
 		if err := s.objects.CreateBucket(ctx, b.Name); err != nil && !errors.Is(err, objstore.ErrBucketExists) {
 			return nil, fmt.Errorf("bucket %s: %w", b.LogicalID, err)
 		}
-		ignored := b.Ignored
-		if len(b.Notifications) > 0 {
-			ignored = append(ignored, "NotificationConfiguration (notifications are not delivered yet)")
-		}
-		if len(ignored) > 0 {
-			warnings = append(warnings, fmt.Sprintf("bucket %s (%s): %s not applied yet", b.LogicalID, b.Name, strings.Join(ignored, ", ")))
+		if len(b.Ignored) > 0 {
+			warnings = append(warnings, fmt.Sprintf("bucket %s (%s): %s not applied yet", b.LogicalID, b.Name, strings.Join(b.Ignored, ", ")))
 		}
 	}
 	return warnings, nil

@@ -3,18 +3,15 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
-	"net/url"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aloft-dev/aloft/internal/template"
@@ -41,12 +38,12 @@ func encodeImage(t *testing.T, format string, w, h int) []byte {
 	return b.Bytes()
 }
 
-// TestThumbnailExample runs examples/thumbnail: a function written for AWS
-// (aws-lambda-go, aws-sdk-go-v2 with LoadDefaultConfig, x/image) reads and
-// writes aloft's buckets through the endpoint aloft gives it. Until bucket
-// notifications deliver S3 events, the test invokes the function with the
-// event S3 would send. Over TLS the function trusts aloft's CA through the
-// AWS_CA_BUNDLE aloft gives it.
+// TestThumbnailExample runs examples/thumbnail as a user would: uploads to
+// the uploads bucket invoke the function written for AWS (aws-lambda-go,
+// aws-sdk-go-v2 with LoadDefaultConfig, x/image) through the bucket's
+// notifications, and it writes thumbnails through the endpoint aloft gives
+// it. Over TLS the function trusts aloft's CA through the AWS_CA_BUNDLE aloft
+// gives it.
 func TestThumbnailExample(t *testing.T) {
 	for _, useTLS := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http", true: "tls"}[useTLS], func(t *testing.T) { testThumbnail(t, useTLS) })
@@ -71,72 +68,85 @@ func testThumbnail(t *testing.T, useTLS bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Deploy(ctx, stack); err != nil {
+	dep, err := srv.Deploy(ctx, stack)
+	if err != nil {
 		t.Fatal(err)
 	}
+	for _, w := range dep.Warnings {
+		if strings.Contains(w, "otification") {
+			t.Errorf("deploy warns about notifications: %s", w)
+		}
+	}
 	store := s3Client(t, srv)
-	fn := lambdaClient(t, srv)
 
+	// The text file goes first: once the images' thumbnails exist, its
+	// notification, had there been one, was enqueued before theirs.
 	uploads := []struct {
 		key          string
 		body         []byte
-		wantW, wantH int // 0: no thumbnail
+		wantW, wantH int // 0: not an image, no invocation
 	}{
+		{"notes.txt", []byte("not an image"), 0, 0},
 		{"photos/my cat.jpg", encodeImage(t, "jpeg", 640, 480), 256, 192},
 		{"tall.PNG", encodeImage(t, "png", 300, 600), 128, 256},
 		{"small.png", encodeImage(t, "png", 100, 50), 100, 50},
-		{"notes.txt", []byte("not an image"), 0, 0},
 	}
 	for _, u := range uploads {
-		put, err := store.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("uploads"), Key: aws.String(u.key), Body: bytes.NewReader(u.body)})
-		if err != nil {
+		if _, err := store.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("uploads"), Key: aws.String(u.key), Body: bytes.NewReader(u.body)}); err != nil {
 			t.Fatal(err)
 		}
-		ev := events.S3Event{Records: []events.S3EventRecord{{
-			EventVersion: "2.1", EventSource: "aws:s3", AWSRegion: srv.Region(), EventName: "ObjectCreated:Put",
-			S3: events.S3Entity{
-				SchemaVersion: "1.0",
-				Bucket:        events.S3Bucket{Name: "uploads", Arn: "arn:aws:s3:::uploads"},
-				Object: events.S3Object{Key: strings.ReplaceAll(url.QueryEscape(u.key), "%2F", "/"), Size: int64(len(u.body)),
-					ETag: strings.Trim(*put.ETag, `"`), Sequencer: "0A1B2C3D4E5F678901"},
-			},
-		}}}
-		payload, _ := json.Marshal(ev)
-		out, err := fn.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("Thumbnail"), Payload: payload})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out.FunctionError != nil {
-			t.Fatalf("%s: function error %s: %s", u.key, *out.FunctionError, out.Payload)
-		}
-		got, err := store.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("thumbnails"), Key: aws.String(u.key)})
+	}
+	images := 0
+	for _, u := range uploads {
 		if u.wantW == 0 {
-			if err == nil {
-				got.Body.Close()
-				t.Fatalf("%s: a thumbnail was written for a file that is not an image", u.key)
-			}
 			continue
 		}
-		if err != nil {
-			t.Fatalf("%s: no thumbnail: %v", u.key, err)
+		images++
+		w, h, format := waitForThumbnail(t, store, u.key)
+		if w != u.wantW || h != u.wantH {
+			t.Errorf("%s: thumbnail %dx%d (%s), want %dx%d", u.key, w, h, format, u.wantW, u.wantH)
 		}
-		cfg, format, err := image.DecodeConfig(got.Body)
-		got.Body.Close()
-		if err != nil {
-			t.Fatal(err)
+	}
+	// Every image made exactly one asynchronous invocation; the text file none.
+	found := false
+	for _, st := range srv.EventStats().Functions {
+		if st.Function == "Thumbnail" {
+			found = true
+			if st.Accepted != int64(images) {
+				t.Errorf("Thumbnail got %d events for %d images: a non-image upload invoked it", st.Accepted, images)
+			}
 		}
-		if cfg.Width != u.wantW || cfg.Height != u.wantH {
-			t.Errorf("%s: thumbnail %dx%d (%s), want %dx%d", u.key, cfg.Width, cfg.Height, format, u.wantW, u.wantH)
-		}
+	}
+	if !found {
+		t.Error("no event counters for Thumbnail")
+	}
+	if _, err := store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("thumbnails"), Key: aws.String("notes.txt")}); err == nil {
+		t.Error("a thumbnail was written for a file that is not an image")
 	}
 }
 
-// lambdaClient is newClient trusting the node's CA when it serves TLS.
-func lambdaClient(t *testing.T, srv *Server) *lambda.Client {
+// waitForThumbnail polls the thumbnails bucket until key's thumbnail exists
+// (or a minute passes) and returns its size and format.
+func waitForThumbnail(t *testing.T, store *s3.Client, key string) (w, h int, format string) {
 	t.Helper()
-	c := newClient(srv, srv.Credentials())
-	if srv.CAPath() == "" {
-		return c
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		got, err := store.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("thumbnails"), Key: aws.String(key)})
+		if err == nil {
+			cfg, format, err := image.DecodeConfig(got.Body)
+			got.Body.Close()
+			if err != nil {
+				t.Fatalf("%s: thumbnail: %v", key, err)
+			}
+			return cfg.Width, cfg.Height, format
+		}
+		if apiErrorCode(err) != "NoSuchKey" {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no thumbnail after a minute", key)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return lambda.New(c.Options(), func(o *lambda.Options) { o.HTTPClient = s3Client(t, srv).Options().HTTPClient })
 }
