@@ -387,7 +387,39 @@ func (s *Store) ChangeVisibility(ctx context.Context, q *Queue, handle string, t
 	if e != nil {
 		return e
 	}
+	// The queue's stream keeps a message until it is deleted (work-queue
+	// retention), so a message the stream no longer holds was deleted: SQS
+	// refuses to change its visibility rather than pretend it did.
+	if seq, ok := streamSeqOf(reply); ok {
+		st, err := s.cfg.JetStream.Stream(ctx, streamName(q.Name))
+		if err != nil {
+			return fmt.Errorf("sqs: queue %s: %w", q.Name, err)
+		}
+		if _, err := st.GetMsg(ctx, seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+			return errorf(codeMessageNotInflight, "The message referred to is not in flight.")
+		} else if err != nil {
+			return fmt.Errorf("sqs: queue %s: %w", q.Name, err)
+		}
+	}
 	return s.nak(reply, time.Duration(timeout)*time.Second)
+}
+
+// streamSeqOf reads the stream sequence out of a JetStream ack subject:
+// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or the
+// newer form with a domain and an account hash after "ACK".
+func streamSeqOf(reply string) (uint64, bool) {
+	tokens := strings.Split(reply, ".")
+	var tok string
+	switch {
+	case len(tokens) == 9:
+		tok = tokens[5]
+	case len(tokens) >= 11:
+		tok = tokens[7]
+	default:
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(tok, 10, 64)
+	return seq, err == nil
 }
 
 func (s *Store) nak(reply string, delay time.Duration) error {

@@ -197,6 +197,13 @@ func TestSendReceiveDelete(t *testing.T) {
 	if _, err := h.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: again[0].ReceiptHandle}); err != nil {
 		t.Fatal(err)
 	}
+	// A deleted message's visibility cannot change: SQS says it is not in flight.
+	_, err = h.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url),
+		ReceiptHandle: again[0].ReceiptHandle, VisibilityTimeout: 5})
+	var notInflight *types.MessageNotInflight
+	if !errors.As(err, &notInflight) {
+		t.Errorf("ChangeMessageVisibility of a deleted message: %v", err)
+	}
 	_, err = h.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: aws.String("bogus")})
 	var invalid *types.ReceiptHandleIsInvalid
 	if !errors.As(err, &invalid) {
