@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,6 +101,11 @@ var (
 // startUp runs `aloft up` and waits for "aloft: ready".
 func startUp(t *testing.T, bin string, env []string, args ...string) *upProcess {
 	t.Helper()
+	if !slices.Contains(args, "--http") {
+		// Never the default 127.0.0.1:3000: it may be taken, by a user's
+		// service or another test binary.
+		args = append(args, "--http", "127.0.0.1:0")
+	}
 	cmd := exec.Command(bin, append([]string{"up"}, args...)...)
 	cmd.Env = env
 	stdout, err := cmd.StdoutPipe()
