@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"mime"
 	"net/http"
 	"net/url"
@@ -113,25 +111,6 @@ func appendBody(b []byte, body []byte, binary bool) []byte {
 	b = append(b, '"')
 	b = base64.StdEncoding.AppendEncode(b, body)
 	return append(b, '"')
-}
-
-// newRequestID returns a UUID v4, the shape of API Gateway's request ids.
-func newRequestID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
 }
 
 // requestTime formats t as API Gateway does: "21/Apr/2020:15:08:21 +0000".

@@ -140,7 +140,7 @@ type call struct {
 // ServeHTTP answers one request on the HTTP listener.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := g.table.Load()
-	c := &call{g: g, r: r, now: g.cfg.Now(), requestID: newRequestID(), sourceIP: sourceIP(r)}
+	c := &call{g: g, r: r, now: g.cfg.Now(), requestID: runtime.NewRequestID(), sourceIP: sourceIP(r)}
 	if u, rest, ok := t.functionURL(r.URL.Path); ok {
 		g.serveURL(w, c, u, rest)
 		return
