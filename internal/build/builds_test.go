@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -140,7 +141,9 @@ func readBundle(t *testing.T, taskRoot string) string {
 // TestNpmDependencies installs dependencies with npm and checks that an
 // unchanged manifest is not installed again: without a lockfile by `npm
 // install` from a local path, with one by `npm ci` from the URL the lockfile
-// pins (a registry served here, so no network is needed).
+// pins (a registry served here, so no network is needed), and from a lockfile
+// naming a dependency by a path relative to the function ("file:../shout"),
+// whose changed files make a new build.
 func TestNpmDependencies(t *testing.T) {
 	var progress bytes.Buffer
 	b, err := New(Config{CacheDir: t.TempDir(), Progress: &progress, Toolchains: toolchain.New(toolchaintest.Config(t))})
@@ -215,6 +218,72 @@ func TestNpmDependencies(t *testing.T) {
 		_, err = b.Build(context.Background(), Spec{Name: "npm-stale", Runtime: node.Runtime, Handler: "index.handler", CodePath: stale})
 		if err == nil || !strings.Contains(err.Error(), "npm ci") {
 			t.Fatalf("stale lockfile: %v", err)
+		}
+	})
+
+	t.Run("RelativeFileDependency", func(t *testing.T) {
+		// "file:../shout" is relative to the function's directory, and npm
+		// records it in the lockfile as a link to "../shout": the install
+		// has to run where that path still leads to the dependency, and
+		// the dependency's files are part of what the build depends on.
+		root := t.TempDir()
+		for name, body := range map[string]string{
+			"shout/package.json": `{"name": "shout", "version": "1.0.0", "main": "index.js"}`,
+			"shout/index.js":     "module.exports = (s) => s.toUpperCase() + '!';\n",
+			"fn/package.json":    `{"name": "fn", "version": "1.0.0", "dependencies": {"shout": "file:../shout"}}`,
+			"fn/index.js":        "const shout = require('shout');\nexports.handler = async (e) => shout(e.word);\n",
+		} {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code := filepath.Join(root, "fn")
+		install := exec.Command(toolchaintest.NPM(t), "install", "--offline", "--no-audit", "--no-fund")
+		install.Dir = code
+		if out, err := install.CombinedOutput(); err != nil {
+			t.Fatalf("npm install: %v\n%s", err, out)
+		}
+		lock, err := os.ReadFile(filepath.Join(code, "package-lock.json"))
+		if err != nil || !strings.Contains(string(lock), `"resolved": "../shout"`) {
+			t.Fatalf("lockfile (%v):\n%s", err, lock)
+		}
+		// The build installs from the manifests, not from this.
+		if err := os.RemoveAll(filepath.Join(code, "node_modules")); err != nil {
+			t.Fatal(err)
+		}
+
+		progress.Reset()
+		spec := Spec{Name: "npm-file", Runtime: node.Runtime, Handler: "index.handler", CodePath: code}
+		f := startFunction(t, b, spec)
+		if got := string(f.invoke(`{"word":"hey"}`).Payload); got != `"HEY!"` {
+			t.Fatalf("payload %s\n%s\n%s", got, f.logs.String(), progress.String())
+		}
+		if !strings.Contains(progress.String(), "npm-file: npm ci in ") {
+			t.Errorf("progress:\n%s", progress.String())
+		}
+		art, err := b.Build(context.Background(), spec)
+		if err != nil || !art.Cached {
+			t.Fatalf("second build: %v cached=%v", err, art != nil && art.Cached)
+		}
+		// The dependency is a copy in the cache, not a link into the
+		// directory npm ran in, which is gone.
+		if st, err := os.Lstat(filepath.Join(art.TaskRoot, "node_modules", "shout")); err != nil || !st.IsDir() {
+			t.Fatalf("node_modules/shout: %v %v", st, err)
+		}
+
+		if err := os.WriteFile(filepath.Join(root, "shout", "index.js"), []byte("module.exports = (s) => s.toUpperCase() + '!!!';\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		changed, err := b.Build(context.Background(), spec)
+		if err != nil || changed.Cached || changed.TaskRoot == art.TaskRoot {
+			t.Fatalf("build after the dependency changed: %v cached=%v same=%v", err, changed != nil && changed.Cached, changed != nil && changed.TaskRoot == art.TaskRoot)
+		}
+		f = startFunction(t, b, spec)
+		if got := string(f.invoke(`{"word":"hey"}`).Payload); got != `"HEY!!!"` {
+			t.Fatalf("payload after the dependency changed %s\n%s", got, f.logs.String())
 		}
 	})
 }
@@ -479,5 +548,28 @@ func TestInlineCode(t *testing.T) {
 		InlineCode: "def handler(e, c):\n    return 'inline ' + e['x']\n"})
 	if got := string(py.invoke(`{"x":"python"}`).Payload); got != `"inline python"` {
 		t.Errorf("python: %s", got)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for _, tc := range []struct {
+		spec, path string
+		local      bool
+	}{
+		{"file:../shout", "../shout", true},
+		{"file:///opt/shout", "/opt/shout", true},
+		{"link:./lib/shout", "./lib/shout", true},
+		{"../shout", "../shout", true},
+		{"./shout-1.0.0.tgz", "./shout-1.0.0.tgz", true},
+		{"/opt/shout", "/opt/shout", true},
+		{"^1.0.0", "", false},
+		{"git+file:///repo/shout", "", false},
+		{"github:aloft-dev/shout", "", false},
+		{"https://example.com/shout.tgz", "", false},
+	} {
+		path, local := localPath(tc.spec)
+		if path != tc.path || local != tc.local {
+			t.Errorf("localPath(%q) = %q, %v; want %q, %v", tc.spec, path, local, tc.path, tc.local)
+		}
 	}
 }
