@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,27 +67,8 @@ type upProcess struct {
 	keyID    string
 	secret   string
 	caPath   string
-	output   *lockedBuffer
+	output   *testenv.Buffer
 	done     chan error
-}
-
-// lockedBuffer is the output of `aloft up`, written by the reader goroutine and
-// read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) WriteString(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.WriteString(s)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var (
@@ -116,7 +95,7 @@ func startUp(t *testing.T, bin string, env []string, args ...string) *upProcess 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &upProcess{cmd: cmd, output: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &upProcess{cmd: cmd, output: &testenv.Buffer{}, done: make(chan error, 1)}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)

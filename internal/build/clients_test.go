@@ -1,39 +1,20 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/runtime"
+	"github.com/aloft-dev/aloft/internal/testenv"
 	"github.com/aloft-dev/aloft/internal/toolchain"
 	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
-
-// logBuffer collects a pool's log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // writeFiles lays out files (name → content) under a new temporary directory.
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -56,7 +37,7 @@ type fn struct {
 	t    *testing.T
 	art  *Artifact
 	pool *runtime.Pool
-	logs *logBuffer
+	logs *testenv.Buffer
 }
 
 // startFunction builds spec and starts a pool for it; both end with the test.
@@ -66,7 +47,7 @@ func startFunction(t *testing.T, b *Builder, spec Spec) *fn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	env := map[string]string{}
 	for k, v := range art.Env {
 		env[k] = v

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 // rawRuntime is a test acting as the runtime: the pool's process is a
@@ -378,7 +380,7 @@ func TestDecodeClientContext(t *testing.T) {
 }
 
 func TestReportLine(t *testing.T) {
-	sink := &syncBuffer{}
+	sink := &testenv.Buffer{}
 	c := &capture{sink: &logSink{w: sink}}
 	c.logReport(report{requestID: "id", duration: 1234567 * time.Nanosecond, billed: 2 * time.Millisecond, memoryMB: 128, maxMemMB: 12, init: 4560 * time.Microsecond})
 	c.logReport(report{requestID: "id", duration: 3 * time.Second, billed: 3 * time.Second, memoryMB: 128, maxMemMB: 12, status: "timeout"})

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,10 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 // fnBinary is the fixture function (testdata/fn), built once by TestMain.
@@ -39,29 +39,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a Logs writer the test can read while the pool writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newTestPool returns a pool running the fixture function, shut down when
 // the test ends, and its log.
-func newTestPool(t testing.TB, configure func(*PoolConfig)) (*Pool, *syncBuffer) {
+func newTestPool(t testing.TB, configure func(*PoolConfig)) (*Pool, *testenv.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cfg := PoolConfig{
 		Function: FunctionSpec{
 			Name:     "fixture",

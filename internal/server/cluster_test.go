@@ -15,6 +15,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/backbone"
 	"github.com/aloft-dev/aloft/internal/template"
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 // TestTwoNodesShareOneBackbone runs two aloft nodes on one external NATS
@@ -38,7 +39,7 @@ func TestTwoNodesShareOneBackbone(t *testing.T) {
 		cfg.Endpoint = "127.0.0.1:0"
 		cfg.BuildCacheDir = buildCache
 		cfg.NATSURL = nats.ClientURL()
-		logs := &syncBuffer{}
+		logs := &testenv.Buffer{}
 		cfg.Logs = logs
 		srv, err := New(cfg)
 		if err != nil {

@@ -24,7 +24,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/aloft-dev/aloft/internal/template"
-
 	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
@@ -57,7 +56,7 @@ func startEventsNodeTemplate(t *testing.T, dataDir, path, stackName string) *eve
 func startEventsNodeFrom(t *testing.T, dataDir, path, stackName string, configure func(*Config)) *eventsNode {
 	t.Helper()
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cfg := DefaultConfig(dataDir)
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.BuildCacheDir = buildCache

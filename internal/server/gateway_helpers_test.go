@@ -19,6 +19,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/template"
 
+	"github.com/aloft-dev/aloft/internal/testenv"
 	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
 
@@ -27,14 +28,14 @@ type httpNode struct {
 	srv  *Server
 	base string
 	dep  *Deployment
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 // startHTTPNode starts a node serving HTTP APIs and deploys the template.
 func startHTTPNode(t *testing.T, path string, params map[string]string) *httpNode {
 	t.Helper()
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cfg := DefaultConfig(t.TempDir())
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.HTTP = "127.0.0.1:0"

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aloft-dev/aloft/internal/template"
+	"github.com/aloft-dev/aloft/internal/testenv"
 	"github.com/aloft-dev/aloft/internal/toolchain"
 	"github.com/aloft-dev/aloft/internal/toolchain/toolchaintest"
 )
@@ -20,7 +21,7 @@ import (
 // functions declare the versions the machine has.
 func TestLayerSharedByNodeAndPython(t *testing.T) {
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cfg := DefaultConfig(t.TempDir())
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.BuildCacheDir = buildCache

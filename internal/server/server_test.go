@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/template"
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 // buildCache is shared by every server in this package's tests, so the fixture
@@ -37,28 +37,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects the server's log output for assertions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testNode struct {
 	srv    *Server
 	client *lambda.Client
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	dep    *Deployment
 }
 
@@ -66,7 +48,7 @@ type testNode struct {
 func startNode(t *testing.T) *testNode {
 	t.Helper()
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cfg := DefaultConfig(t.TempDir())
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.BuildCacheDir = buildCache

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/backbone"
+	"github.com/aloft-dev/aloft/internal/testenv"
 )
 
 type harness struct {
@@ -26,25 +26,7 @@ type harness struct {
 	client *sqs.Client
 	url    string
 	creds  awsapi.Credentials
-	logs   *logBuffer
-}
-
-// logBuffer is the store's log, safe for concurrent writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs   *testenv.Buffer
 }
 
 func start(t *testing.T) *harness {
@@ -63,7 +45,7 @@ func start(t *testing.T) *harness {
 	// serves.
 	srv := httptest.NewUnstartedServer(nil)
 	url := "http://" + srv.Listener.Addr().String()
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	store, err := NewStore(ctx, Config{JetStream: bb.JetStream(), Conn: bb.Conn(), Endpoint: func() string { return url }, Logs: logs})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,8 @@
 // (CI set in the environment, as .ci/run and CI services set it) a missing
 // requirement fails the test, naming what is missing; elsewhere the test
 // skips with the same message, so a developer's machine without, say, pip
-// still runs the rest of the suite.
+// still runs the rest of the suite. It also holds the small helpers several
+// packages' tests share (Buffer).
 package testenv
 
 import (
