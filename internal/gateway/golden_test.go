@@ -23,7 +23,6 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsapi"
 	"github.com/aloft-dev/aloft/internal/runtime"
-
 	"github.com/aloft-dev/aloft/internal/testenv"
 )
 

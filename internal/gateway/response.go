@@ -59,30 +59,21 @@ func headerValue(v any) (string, bool) {
 	return "", false
 }
 
-// writeV1Response maps a payload 1.0 answer to HTTP; a malformed one is
-// API Gateway's 502.
-func writeV1Response(w http.ResponseWriter, c *call, payload []byte, cors *CORS) {
-	var p proxyResponse
-	if err := json.Unmarshal(payload, &p); err != nil {
-		errInternal.write(w, c.requestID)
-		return
+// mapped is what a structured proxy response asks for: status, body and
+// headers. ok is false when any part is malformed; nothing has been written
+// to the client then, so the caller can still answer with an error.
+func (p *proxyResponse) mapped() (status int, body []byte, h http.Header, ok bool) {
+	if status, ok = p.statusCode(); !ok {
+		return 0, nil, nil, false
 	}
-	status, ok := p.statusCode()
-	if !ok {
-		errInternal.write(w, c.requestID)
-		return
+	if body, ok = p.body(); !ok {
+		return 0, nil, nil, false
 	}
-	body, ok := p.body()
-	if !ok {
-		errInternal.write(w, c.requestID)
-		return
-	}
-	h := w.Header()
+	h = make(http.Header, len(p.Headers)+len(p.MultiValueHeaders))
 	for k, v := range p.Headers {
 		s, ok := headerValue(v)
 		if !ok {
-			errInternal.write(w, c.requestID)
-			return
+			return 0, nil, nil, false
 		}
 		h.Set(k, s)
 	}
@@ -94,18 +85,35 @@ func writeV1Response(w http.ResponseWriter, c *call, payload []byte, cors *CORS)
 		for _, v := range vs {
 			s, ok := headerValue(v)
 			if !ok {
-				errInternal.write(w, c.requestID)
-				return
+				return 0, nil, nil, false
 			}
 			h.Add(ck, s)
 		}
 	}
+	return status, body, h, true
+}
+
+// writeV1Response maps a payload 1.0 answer to HTTP; a malformed one is
+// API Gateway's 502.
+func writeV1Response(w http.ResponseWriter, c *call, payload []byte, cors *CORS) {
+	var p proxyResponse
+	if err := json.Unmarshal(payload, &p); err != nil {
+		errInternal.write(w, c.requestID)
+		return
+	}
+	status, body, h, ok := p.mapped()
+	if !ok {
+		errInternal.write(w, c.requestID)
+		return
+	}
+	copyHeader(w.Header(), h)
 	finish(w, c, status, body, cors)
 }
 
 // writeV2Response maps a payload 2.0 answer to HTTP: the structured format
 // when the answer is an object with statusCode, else the simplified one
-// (200, application/json, the answer itself as the body).
+// (200, application/json, the answer itself as the body). Payload 2.0 has no
+// multiValueHeaders; cookies become Set-Cookie headers.
 func writeV2Response(w http.ResponseWriter, c *call, payload []byte, cors *CORS, malformed apiError) {
 	trimmed := bytes.TrimSpace(payload)
 	var p proxyResponse
@@ -119,29 +127,25 @@ func writeV2Response(w http.ResponseWriter, c *call, payload []byte, cors *CORS,
 		finish(w, c, http.StatusOK, trimmed, cors)
 		return
 	}
-	status, ok := p.statusCode()
+	p.MultiValueHeaders = nil
+	status, body, h, ok := p.mapped()
 	if !ok {
 		malformed.write(w, c.requestID)
 		return
 	}
-	body, ok := p.body()
-	if !ok {
-		malformed.write(w, c.requestID)
-		return
-	}
-	h := w.Header()
-	for k, v := range p.Headers {
-		s, ok := headerValue(v)
-		if !ok {
-			malformed.write(w, c.requestID)
-			return
-		}
-		h.Set(k, s)
-	}
+	copyHeader(w.Header(), h)
 	for _, ck := range p.Cookies {
-		h.Add("Set-Cookie", ck)
+		w.Header().Add("Set-Cookie", ck)
 	}
 	finish(w, c, status, body, cors)
+}
+
+// copyHeader sets each of src's headers on dst, replacing what dst had, as
+// Header.Set does.
+func copyHeader(dst, src http.Header) {
+	for k, vs := range src {
+		dst[k] = vs
+	}
 }
 
 // finish writes the status, API Gateway's headers and the body.
